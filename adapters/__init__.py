@@ -1,0 +1,1 @@
+"""Network adapters: one module (or package) per network. Each exports ``SPEC``."""
