@@ -8,6 +8,7 @@ __all__ = [
     "ConfigError",
     "PermanentError",
     "RateLimited",
+    "RejectedEvent",
     "StoreError",
     "TransientError",
 ]
@@ -47,3 +48,8 @@ class RateLimited(TransientError):
 
 class PermanentError(AdapterError):
     """A failure that retrying will not fix (forbidden, unknown room, invalid payload)."""
+
+
+class RejectedEvent(BridgeError):
+    """The core refused an inbound event (unknown bridge, room in no bridge, empty text);
+    an adapter that can answer its sender (the HTTP API) reports ``str(exc)`` to them."""
