@@ -1,0 +1,254 @@
+"""The ``bridgebot`` command line: run, check, rules explain, status, dead-letters, demo.
+
+This module is the composition root: it is the one place in bridgebot/ that names the
+adapters package, and it hands the Hub its registry as a parameter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from bridgebot.config import Config, format_problems, load_config, summary
+from bridgebot.errors import BridgeError, ConfigError
+from bridgebot.logs import setup_logging
+
+__all__ = ["main"]
+
+log = logging.getLogger("bridgebot")
+DEFAULT_CONFIG = os.environ.get("BRIDGEBOT_CONFIG", "bot.toml")
+
+
+def _load(path: str) -> Config:
+    from adapters import settings_models
+
+    if not Path(path).exists():
+        raise ConfigError(
+            f"{path}: no such file; copy bot.example.toml to {path} and edit it, "
+            "or pass the path: bridgebot run PATH"
+        )
+    return load_config(path, settings_models())
+
+
+# -- run ------------------------------------------------------------------------------
+
+
+async def _run(path: str) -> int:
+    from adapters import registry
+    from bridgebot.hub import Hub
+    from bridgebot.store import Store
+
+    config = _load(path)
+    setup_logging(config.log.level, config.log.format if not _JSON else "json")
+    store = await Store.open(config.store.path)
+    hub = Hub(config, registry(), store)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    def reload() -> None:
+        asyncio.create_task(_reload(hub, path))
+
+    loop.add_signal_handler(signal.SIGHUP, reload)
+    try:
+        await hub.start()
+        log.info("bridgebot is running with %s: %d bridges, %d accounts",
+                 path, len(config.bridges), len(config.networks))
+        await stop.wait()
+        log.info("stopping; undelivered messages stay in the outbox for the next start")
+    finally:
+        await hub.stop()
+        await store.close()
+    return 0
+
+
+async def _reload(hub: object, path: str) -> None:
+    from bridgebot.hub import Hub
+
+    assert isinstance(hub, Hub)
+    try:
+        config = _load(path)
+        await hub.reload_rules(config)
+    except ConfigError as exc:
+        log.error("reload refused; the old rules stay in force:\n%s", format_problems(exc))
+        return
+    log.info("rules reloaded from %s", path)
+
+
+# -- check / rules / status / dead letters --------------------------------------------
+
+
+def _check(path: str) -> int:
+    config = _load(path)
+    print(f"{path}: OK")
+    print(summary(config))
+    return 0
+
+
+async def _with_store(path: str) -> tuple[Config, object]:
+    from bridgebot.store import Store
+
+    config = _load(path)
+    return config, await Store.open(config.store.path)
+
+
+async def _explain(path: str, src: str, dst: str, author: str, text: str) -> int:
+    from bridgebot.hub import SECRET_CURSOR
+    from bridgebot.model import Author, RoomRef
+    from bridgebot.store import Store
+    from bridgebot.topology import build_topology
+    from rules import MessageFacts, explain
+
+    config, store = await _with_store(path)
+    assert isinstance(store, Store)
+    try:
+        secret_hex = await store.get_cursor(SECRET_CURSOR)
+        overrides: dict[str, dict[str, object]] = {}
+        for room, key, value, _a, _t in await store.overrides():
+            overrides.setdefault(room, {})[key] = json.loads(value)
+        consented = await store.get_consent(f"{RoomRef.parse(src).account}:{author}")
+    finally:
+        await store.close()
+    topology = build_topology(config, bytes.fromhex(secret_hex or "00"), overrides)
+    origin, dest = RoomRef.parse(src), RoomRef.parse(dst)
+    facts = MessageFacts(
+        author=Author(origin.network, author, author),
+        author_ref=f"{origin.account}:{author}",
+        text=text,
+        consented=consented,
+    )
+    for line in explain(topology, origin, dest, facts):
+        print(line)
+    return 0
+
+
+async def _status(path: str) -> int:
+    from bridgebot.hub import STATUS_CURSOR
+    from bridgebot.store import Store
+
+    config, store = await _with_store(path)
+    assert isinstance(store, Store)
+    try:
+        raw = await store.get_cursor(STATUS_CURSOR)
+        depths = await store.queue_depths()
+        dead = await store.dead_letters(limit=1000)
+    finally:
+        await store.close()
+    if raw:
+        snap = json.loads(raw)
+        age = time.time() - snap["ts"]
+        running = "running" if age < 15 else f"not running (last seen {age:.0f}s ago)"
+        print(f"bridgebot: {running}; relayed {snap['relayed']}, withheld {snap['withheld']}, "
+              f"sent {snap['sent']}, dead letters {snap['dead']} since start")
+        for account, state in sorted(snap["adapters"].items()):
+            detail = f" ({state['detail']})" if state["detail"] else ""
+            print(f"  {account:<20} {state['state']}{detail}")
+    else:
+        print(f"bridgebot: never ran with {config.store.path}")
+    print("queue depth per room:" if depths else "queue: empty")
+    for room, n in sorted(depths.items()):
+        print(f"  {room:<40} {n}")
+    print(f"dead letters: {len(dead)}" + ("  (bridgebot dead-letters list)" if dead else ""))
+    return 0
+
+
+async def _dead_letters(path: str, action: str, ids: Sequence[int]) -> int:
+    from bridgebot.store import Store
+
+    _config, store = await _with_store(path)
+    assert isinstance(store, Store)
+    try:
+        if action == "retry":
+            n = await store.retry_dead_letters(list(ids) or None)
+            await store.audit("cli", "dead-letters retry", json.dumps(list(ids) or "all"))
+            print(f"{n} dead letters moved back to the outbox; a running bridge sends them "
+                  "on its next start or retry")
+            return 0
+        letters = await store.dead_letters(limit=1000)
+    finally:
+        await store.close()
+    if not letters:
+        print("no dead letters")
+    for d in letters:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(d.failed_at))
+        print(f"#{d.id:<6} {when}  {d.kind:<8} → {d.dest_room}  after {d.attempts} attempts: "
+              f"{d.reason}")
+    return 0
+
+
+# -- argument parsing -----------------------------------------------------------------
+
+_JSON = False
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bridgebot", description=__doc__.splitlines()[0])
+    p.add_argument("--log-json", action="store_true", help="log one JSON object per line")
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the bridge")
+    run.add_argument("config", nargs="?", default=DEFAULT_CONFIG)
+    check = sub.add_parser("check", help="validate a config file and report every problem")
+    check.add_argument("config", nargs="?", default=DEFAULT_CONFIG)
+    rules = sub.add_parser("rules", help="inspect the relay rules")
+    rsub = rules.add_subparsers(dest="rules_command", required=True)
+    ex = rsub.add_parser("explain", help="why a message from FROM would or would not reach TO")
+    ex.add_argument("src", metavar="FROM", help="ACCOUNT:ROOM, e.g. slack.work:C0123")
+    ex.add_argument("dst", metavar="TO")
+    ex.add_argument("--author", default="someone", help="the author's user id on FROM's network")
+    ex.add_argument("--text", default="hello", help="the message text to try")
+    ex.add_argument("--config", default=DEFAULT_CONFIG)
+    st = sub.add_parser("status", help="adapters, queue depth per room, dead letters")
+    st.add_argument("--config", default=DEFAULT_CONFIG)
+    dl = sub.add_parser("dead-letters", help="list or retry failed deliveries")
+    dl.add_argument("action", choices=["list", "retry"])
+    dl.add_argument("ids", nargs="*", type=int, help="ids to retry (default: all)")
+    dl.add_argument("--config", default=DEFAULT_CONFIG)
+    demo = sub.add_parser("demo", help="run every network's lab locally, bridged, with a web page")
+    demo.add_argument("--port", type=int, default=8480, help="web page port")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``bridgebot`` console script."""
+    global _JSON
+    args = _parser().parse_args(argv)
+    _JSON = args.log_json
+    setup_logging("info", "json" if _JSON else "text")
+    try:
+        match args.command:
+            case "run":
+                return asyncio.run(_run(args.config))
+            case "check":
+                return _check(args.config)
+            case "rules":
+                return asyncio.run(_explain(args.config, args.src, args.dst, args.author, args.text))
+            case "status":
+                return asyncio.run(_status(args.config))
+            case "dead-letters":
+                return asyncio.run(_dead_letters(args.config, args.action, args.ids))
+            case "demo":
+                from bridgebot.demo import run_demo
+
+                return asyncio.run(run_demo(args.port))
+    except ConfigError as exc:
+        print(format_problems(exc), file=sys.stderr)
+        return 2
+    except BridgeError as exc:
+        print(f"bridgebot: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,259 @@
+"""The dispatcher: drains the outbox, one FIFO worker per destination room.
+
+Rooms run in parallel, so one slow or broken network never holds up another; within a room
+the order is kept (a postponed head blocks the rows behind it). Token buckets per network
+and per room pace the sends; ``RateLimited`` honours the server's retry-after; transient
+failures back off with jitter; permanent failures and deliveries past their deadline or
+attempt budget become dead letters that admins can list and retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from bridgebot.config import DispatchConfig, RateConfig
+from bridgebot.contract import Adapter
+from bridgebot.errors import PermanentError, RateLimited, StoreError, TransientError
+from bridgebot.model import Attachment, Outbound, RoomRef
+from bridgebot.ratelimit import Backoff, TokenBucket
+from bridgebot.store import OutboxItem, Store
+
+__all__ = ["Dispatcher"]
+
+log = logging.getLogger("bridgebot.dispatch")
+
+
+def outbound_from(payload: Mapping[str, Any], reply_to: str | None, thread: str | None) -> Outbound:
+    """Build the adapter-facing Outbound from a stored payload and resolved ids."""
+    return Outbound(
+        key=payload["key"],
+        text=payload["text"],
+        label=payload["label"],
+        bridge=payload["bridge"],
+        origin=RoomRef.parse(payload["origin"]),
+        author_name=payload["author_name"],
+        author_id=payload["author_id"],
+        avatar_url=payload.get("avatar_url"),
+        reply_to=reply_to,
+        thread=thread,
+        attachments=tuple(
+            Attachment(a["filename"], a["mime_type"], a["size"], url=a.get("url"))
+            for a in payload.get("attachments", ())
+        ),
+        ts=payload.get("ts", 0.0),
+        is_announcement=bool(payload.get("announce")),
+    )
+
+
+class _Skip(Exception):
+    """The delivery has nothing to act on in this room (e.g. an edit of a withheld copy)."""
+
+
+class Dispatcher:
+    """Owns the per-room workers. ``notify(room)`` after writing to the outbox."""
+
+    def __init__(
+        self,
+        store: Store,
+        adapters: Mapping[str, Adapter],
+        config: DispatchConfig,
+        is_up: Callable[[str], bool],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._adapters = adapters
+        self._config = config
+        self._is_up = is_up
+        self._clock = clock
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._wake: dict[str, asyncio.Event] = {}
+        self._room_buckets: dict[str, TokenBucket] = {}
+        self._net_buckets: dict[str, TokenBucket] = {}
+        self._backoff = Backoff()
+        self._closing = False
+        self.sent = 0
+        self.dead = 0
+        self.on_settled: Callable[[OutboxItem, str, str | None], None] | None = None
+
+    # -- scheduling -------------------------------------------------------------------
+
+    def notify(self, room: str) -> None:
+        """There is (or may be) work for ``room``: make sure its worker runs."""
+        if self._closing:
+            return
+        task = self._workers.get(room)
+        if task is None or task.done():
+            self._wake[room] = asyncio.Event()
+            self._workers[room] = asyncio.create_task(self._run(room), name=f"room {room}")
+        else:
+            self._wake[room].set()
+
+    async def start(self) -> None:
+        """Resume every room with pending rows (the outbox is drained on start)."""
+        for room in await self._store.pending_rooms():
+            self.notify(room)
+
+    async def stop(self) -> None:
+        """Stop all workers; pending rows stay in the outbox for the next start."""
+        self._closing = True
+        tasks = [t for t in self._workers.values() if not t.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._workers.clear()
+
+    def active_rooms(self) -> list[str]:
+        return [room for room, t in self._workers.items() if not t.done()]
+
+    async def idle(self, timeout: float = 30.0) -> None:
+        """Wait until every worker has finished (tests and `announce` use this)."""
+        async with asyncio.timeout(timeout):
+            while tasks := [t for t in self._workers.values() if not t.done()]:
+                await asyncio.wait(tasks)
+
+    # -- rate limits ------------------------------------------------------------------
+
+    def _rate(self, network: str) -> RateConfig | None:
+        return self._config.rate.get(network)
+
+    def _buckets(self, room: RoomRef) -> tuple[TokenBucket, TokenBucket]:
+        rate = self._rate(room.network)
+        key = str(room)
+        if key not in self._room_buckets:
+            per_room = rate.per_room if rate else None
+            self._room_buckets[key] = TokenBucket(per_room, rate.room_burst if rate else 1)
+        if room.account not in self._net_buckets:
+            per_net = rate.per_network if rate else None
+            burst = rate.network_burst if rate else 1
+            self._net_buckets[room.account] = TokenBucket(per_net, burst)
+        return self._room_buckets[key], self._net_buckets[room.account]
+
+    # -- the worker -------------------------------------------------------------------
+
+    async def _run(self, room_key: str) -> None:
+        room = RoomRef.parse(room_key)
+        wake = self._wake[room_key]
+        try:
+            while not self._closing:
+                wake.clear()
+                batch = await self._store.next_batch(room_key)
+                if not batch:
+                    return
+                for item in batch:
+                    await self._deliver(room, item)
+        except asyncio.CancelledError:
+            raise
+        except StoreError:
+            log.exception("room %s: store failure; the worker stops and resumes on next notify", room)
+
+    async def _wait_until_up(self, room: RoomRef) -> None:
+        delay = 0.05
+        while not self._is_up(room.account):
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+    async def _deliver(self, room: RoomRef, item: OutboxItem) -> None:
+        """Deliver one row, retrying in place until it is sent, skipped or dead."""
+        attempts = item.attempts
+        while True:
+            now = self._clock()
+            if item.deadline is not None and now > item.deadline:
+                await self._dead(item, "deadline passed before it could be delivered")
+                return
+            if item.not_before > now:
+                await asyncio.sleep(item.not_before - now)
+            await self._wait_until_up(room)
+            room_bucket, net_bucket = self._buckets(room)
+            await net_bucket.acquire()
+            await room_bucket.acquire()
+            try:
+                remote_id = await self._attempt(room, item)
+            except _Skip as exc:
+                log.info("room %s: delivery %d skipped: %s", room, item.id, exc)
+                await self._store.complete(item, None)
+                self._settled(item, "skipped", str(exc))
+                return
+            except RateLimited as exc:
+                room_bucket.pause(exc.retry_after)
+                item = await self._postpone(item, attempts, exc.retry_after)
+                log.info("room %s: rate limited, retry in %.2fs", room, exc.retry_after)
+                continue
+            except TransientError as exc:
+                attempts += 1
+                if attempts >= self._config.max_attempts:
+                    await self._dead(item, f"gave up after {attempts} attempts: {exc}")
+                    return
+                delay = self._backoff.delay(attempts)
+                log.warning("room %s: transient failure (%s); retry %d in %.1fs",
+                            room, exc, attempts, delay)
+                item = await self._postpone(item, attempts, delay)
+                continue
+            except PermanentError as exc:
+                await self._dead(item, str(exc))
+                return
+            except Exception as exc:  # an adapter bug must not kill the room's worker
+                log.exception("room %s: adapter raised an unexpected error", room)
+                await self._dead(item, f"unexpected error: {type(exc).__name__}: {exc}")
+                return
+            await self._store.complete(item, remote_id)
+            self.sent += 1
+            self._settled(item, "sent", remote_id)
+            return
+
+    def _settled(self, item: OutboxItem, outcome: str, detail: str | None) -> None:
+        if self.on_settled is not None:
+            self.on_settled(item, outcome, detail)
+
+    async def _postpone(self, item: OutboxItem, attempts: int, delay: float) -> OutboxItem:
+        not_before = self._clock() + delay
+        await self._store.postpone(item.id, attempts, not_before)
+        return OutboxItem(
+            id=item.id,
+            message_id=item.message_id,
+            dest_room=item.dest_room,
+            kind=item.kind,
+            payload=item.payload,
+            attempts=attempts,
+            not_before=not_before,
+            deadline=item.deadline,
+            created_at=item.created_at,
+        )
+
+    async def _dead(self, item: OutboxItem, reason: str) -> None:
+        log.error("room %s: delivery %d is a dead letter: %s", item.dest_room, item.id, reason)
+        await self._store.dead_letter(item, reason)
+        self.dead += 1
+        self._settled(item, "dead", reason)
+
+    async def _resolve(self, message_id: int | None, room: str) -> str | None:
+        if message_id is None:
+            return None
+        return await self._store.remote_id_in(message_id, room)
+
+    async def _attempt(self, room: RoomRef, item: OutboxItem) -> str | None:
+        adapter = self._adapters.get(room.account)
+        if adapter is None:
+            raise PermanentError(f"no adapter for account {room.account}")
+        payload = json.loads(item.payload)
+        room_key = item.dest_room
+        if item.kind == "message":
+            reply = await self._resolve(payload.get("reply_to_msg"), room_key)
+            thread = await self._resolve(payload.get("thread_msg"), room_key)
+            return await adapter.send(room, outbound_from(payload, reply, thread))
+        target = await self._resolve(payload.get("target_msg"), room_key)
+        if target is None:
+            raise _Skip(f"{item.kind} of a message that has no copy in this room")
+        if item.kind == "edit":
+            await adapter.edit(room, target, outbound_from(payload, None, None))
+        elif item.kind == "delete":
+            await adapter.delete(room, target)
+        elif item.kind == "reaction":
+            await adapter.react(room, target, payload.get("emoji") or "")
+        else:
+            raise PermanentError(f"unknown delivery kind {item.kind!r}")
+        return target

@@ -1,0 +1,238 @@
+"""The Hub: the running bridge. Adapters in, rules and outbox in the middle, dispatcher out.
+
+``Hub(config, registry, store)`` builds one adapter per configured account from the
+registry it is given (``{network type: NetworkSpec}``), supervises them, accepts their
+events through :meth:`handle`, writes every allowed delivery to the outbox in the same
+transaction as the message, and lets the dispatcher drain it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from bridgebot.config import Config
+from bridgebot.contract import Adapter, AdapterSetup, NetworkSpec
+from bridgebot.dispatcher import Dispatcher
+from bridgebot.errors import ConfigError, RejectedEvent
+from bridgebot.model import Capabilities, Event, EventKind, RoomRef
+from bridgebot.router import Links, Plan, plan
+from bridgebot.store import NewDelivery, Store
+from bridgebot.supervisor import Supervisor
+from bridgebot.topology import build_topology
+from rules import Topology
+
+__all__ = ["Hub"]
+
+log = logging.getLogger("bridgebot.hub")
+
+SECRET_CURSOR = "core:pseudonym_secret"
+STATUS_CURSOR = "core:status"
+
+
+class _Context:
+    """The AdapterContext one account sees: cursors namespaced by account."""
+
+    def __init__(self, store: Store, account: str, admins: frozenset[str]) -> None:
+        self._store = store
+        self._account = account
+        self._admins = admins
+
+    async def get_cursor(self, key: str) -> str | None:
+        return await self._store.get_cursor(f"{self._account}:{key}")
+
+    async def set_cursor(self, key: str, value: str) -> None:
+        await self._store.set_cursor(f"{self._account}:{key}", value)
+
+    async def is_copy(self, room: RoomRef, remote_id: str) -> bool:
+        return await self._store.is_copy(str(room), remote_id)
+
+    def is_admin(self, user_ref: str) -> bool:
+        return user_ref in self._admins
+
+
+class Hub:
+    """The bridge at run time."""
+
+    def __init__(
+        self,
+        config: Config,
+        registry: Mapping[str, NetworkSpec],
+        store: Store,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self._registry = registry
+        self.adapters: dict[str, Adapter] = {}
+        self.topology: Topology | None = None
+        self._secret = b""
+        self.dispatcher: Dispatcher | None = None
+        self.supervisor: Supervisor | None = None
+        self.relayed = 0
+        self.withheld = 0
+        self.started_at = time.time()
+        self._status_task: asyncio.Task[None] | None = None
+
+    # -- life cycle -------------------------------------------------------------------
+
+    def _build_adapters(self) -> None:
+        admins = frozenset(self.config.roles.admins)
+        rooms = self.config.accounts_rooms()
+        for account, settings in self.config.networks.items():
+            network = account.split(".", 1)[0]
+            spec = self._registry.get(network)
+            if spec is None:
+                raise ConfigError(f"{self.config.source}: networks.{account}: no adapter "
+                                  f"for network type {network!r} in this build")
+            setup = AdapterSetup(
+                account=account,
+                settings=settings,
+                rooms=rooms.get(account, ()),
+                context=_Context(self.store, account, admins),
+                log=logging.getLogger(f"bridgebot.adapter.{account}"),
+            )
+            self.adapters[account] = spec.factory(setup)
+
+    async def _load_secret(self) -> bytes:
+        stored = await self.store.get_cursor(SECRET_CURSOR)
+        if stored is None:
+            stored = secrets.token_hex(32)
+            await self.store.set_cursor(SECRET_CURSOR, stored)
+        return bytes.fromhex(stored)
+
+    async def reload_rules(self, config: Config | None = None) -> None:
+        """Recompile the topology from ``config`` (or the current one) plus stored overrides."""
+        overrides: dict[str, dict[str, Any]] = {}
+        for room, key, value, _actor, _ts in await self.store.overrides():
+            overrides.setdefault(room, {})[key] = json.loads(value)
+        topology = build_topology(config or self.config, self._secret, overrides)
+        if config is not None:
+            self.config = config
+        self.topology = topology
+
+    async def start(self) -> None:
+        """Build and start adapters (supervised), compile the rules, drain the outbox."""
+        self._secret = await self._load_secret()
+        await self.reload_rules()
+        self._build_adapters()
+        self.supervisor = Supervisor(self.adapters, self.handle)
+        self.dispatcher = Dispatcher(
+            self.store, self.adapters, self.config.dispatch, self.supervisor.is_up
+        )
+        await self.supervisor.start()
+        await self.dispatcher.start()
+        self._status_task = asyncio.create_task(self._write_status(), name="status")
+
+    async def stop(self) -> None:
+        """Stop the dispatcher and the adapters; the outbox keeps what was not sent."""
+        if self._status_task is not None:
+            self._status_task.cancel()
+            await asyncio.gather(self._status_task, return_exceptions=True)
+        if self.dispatcher is not None:
+            await self.dispatcher.stop()
+        if self.supervisor is not None:
+            await self.supervisor.stop()
+
+    # -- inbound ----------------------------------------------------------------------
+
+    def capabilities(self) -> dict[str, Capabilities]:
+        return {account: a.capabilities for account, a in self.adapters.items()}
+
+    def _check_membership(self, event: Event) -> None:
+        topology = self.topology
+        assert topology is not None
+        if event.bridge is not None:
+            bridge = topology.bridge(event.bridge)
+            if bridge is None:
+                known = ", ".join(b.name for b in topology.bridges) or "none"
+                raise RejectedEvent(f"unknown gateway {event.bridge!r}; configured bridges: {known}")
+            if all(r.room != event.room for r in bridge.rooms):
+                raise RejectedEvent(f"room {event.room} is not in bridge {event.bridge!r}")
+        elif not topology.memberships(event.room):
+            raise RejectedEvent(f"room {event.room} is in no bridge")
+
+    async def _links(self, event: Event) -> Links:
+        room = str(event.room)
+        reply = await self.store.find_message(room, event.reply_to) if event.reply_to else None
+        thread = await self.store.find_message(room, event.thread) if event.thread else None
+        target = await self.store.find_message(room, event.target) if event.target else None
+        return Links(reply, thread, target)
+
+    async def _consent(self, event: Event) -> bool | None:
+        if event.kind is not EventKind.MESSAGE and event.kind is not EventKind.EDIT:
+            return None
+        return await self.store.get_consent(event.author_ref)
+
+    async def handle(self, event: Event) -> None:
+        """The ``emit`` callback: accept one inbound event durably, or drop it with a reason.
+
+        Raises RejectedEvent for events the sender should hear about (API posts).
+        """
+        room = str(event.room)
+        if await self.store.is_copy(room, event.remote_id):
+            return  # our own copy coming back: an echo
+        if event.kind is EventKind.MESSAGE and not event.text.strip() and not event.attachments:
+            raise RejectedEvent("empty message: send some text or an attachment")
+        self._check_membership(event)
+        links = await self._links(event)
+        if event.kind is not EventKind.MESSAGE and links.target is None:
+            log.debug("room %s: %s of an unknown message; ignored", room, event.kind)
+            return
+        topology = self.topology
+        assert topology is not None
+        result = plan(event, topology, self.capabilities(), await self._consent(event), links)
+        await self._accept(event, result, links)
+
+    async def _accept(self, event: Event, result: Plan, links: Links) -> None:
+        deadline = time.time() + self.config.dispatch.deadline
+        deliveries = [
+            NewDelivery(str(p.dest), p.kind, json.dumps(p.payload), deadline)
+            for p in result.deliveries
+        ]
+        room = str(event.room)
+        if event.kind is EventKind.MESSAGE:
+            accepted = await self.store.accept_message(
+                room, event.remote_id, event.author_ref, event.bridge, event.ts, deliveries
+            )
+            if accepted is None:
+                return  # a duplicate of a message already accepted
+        else:
+            assert links.target is not None
+            if not await self.store.accept_followup(
+                event.kind.value, room, event.remote_id, links.target, deliveries
+            ):
+                return
+        for withheld in result.withheld:
+            self.withheld += 1
+            log.info(
+                "withheld %s from %s to %s (bridge %s): %s",
+                event.kind.value, room, withheld.dest, withheld.bridge, withheld.reason.detail,
+            )
+        self.relayed += len(deliveries)
+        assert self.dispatcher is not None
+        for dest in {d.dest_room for d in deliveries}:
+            self.dispatcher.notify(dest)
+
+    # -- status -----------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """A snapshot for `bridgebot status` and the admin page."""
+        return {
+            "ts": time.time(),
+            "started_at": self.started_at,
+            "adapters": self.supervisor.states() if self.supervisor else {},
+            "relayed": self.relayed,
+            "withheld": self.withheld,
+            "sent": self.dispatcher.sent if self.dispatcher else 0,
+            "dead": self.dispatcher.dead if self.dispatcher else 0,
+        }
+
+    async def _write_status(self) -> None:
+        while True:
+            await self.store.set_cursor(STATUS_CURSOR, json.dumps(self.status()))
+            await asyncio.sleep(5)

@@ -1,0 +1,100 @@
+"""Turn validated config (plus chat-made overrides) into the rules engine's Topology.
+
+Regexes and templates are compiled here, once, when the config loads or is reloaded, so
+the per-message path only looks things up.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from bridgebot.config import BridgeConfig, Config, RoomConfig
+from bridgebot.errors import ConfigError
+from rules import (
+    Attribution,
+    BridgePolicy,
+    Consent,
+    Privacy,
+    Redaction,
+    RoomPolicy,
+    Topology,
+    builtin_redaction,
+    custom_redaction,
+)
+
+__all__ = ["OVERRIDABLE_KEYS", "build_topology"]
+
+#: Room keys that `!bridge set` may override at run time.
+OVERRIDABLE_KEYS = frozenset(
+    {
+        "privacy",
+        "sends",
+        "receives",
+        "networks",
+        "consent",
+        "attribution",
+        "redact",
+        "ignore_authors",
+        "ignore_text",
+        "tags",
+        "name",
+    }
+)
+
+
+def _redactions(items: Iterable[Any]) -> tuple[Redaction, ...]:
+    out: list[Redaction] = []
+    for item in items:
+        name = getattr(item, "name", None)
+        pattern = getattr(item, "pattern", None)
+        if isinstance(item, str):
+            out.append(builtin_redaction(item))
+        elif pattern:
+            out.append(custom_redaction(pattern, getattr(item, "replace", None) or "[redacted]"))
+        elif name:
+            out.append(builtin_redaction(name))
+    return tuple(out)
+
+
+def _room_policy(room: RoomConfig, overrides: Mapping[str, Any]) -> RoomPolicy:
+    def get(key: str) -> Any:
+        return overrides.get(key, getattr(room, key))
+
+    networks = get("networks")
+    return RoomPolicy(
+        room=room.room,
+        name=get("name") or "",
+        privacy=Privacy[str(get("privacy")).upper()],
+        sends=bool(get("sends")),
+        receives=bool(get("receives")),
+        networks=frozenset(networks) if networks is not None else None,
+        consent=Consent(get("consent")),
+        attribution=Attribution(get("attribution")),
+        redact=_redactions(get("redact")),
+        ignore_authors=tuple(re.compile(p) for p in get("ignore_authors")),
+        ignore_text=tuple(re.compile(p) for p in get("ignore_text")),
+        tags=frozenset(t.lower().lstrip("#") for t in get("tags")),
+    )
+
+
+def _bridge_policy(bridge: BridgeConfig, overrides: Mapping[str, Mapping[str, Any]]) -> BridgePolicy:
+    rooms = tuple(_room_policy(r, overrides.get(str(r.room), {})) for r in bridge.rooms)
+    return BridgePolicy(name=bridge.name, label=bridge.label, rooms=rooms)
+
+
+def build_topology(
+    config: Config,
+    secret: bytes,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Topology:
+    """Compile ``config`` (with per-room ``overrides``: room → key → value) into a Topology.
+
+    Raises ConfigError if an override no longer compiles (e.g. a bad regex set in chat).
+    """
+    try:
+        bridges = tuple(_bridge_policy(b, overrides or {}) for b in config.bridges)
+    except (ValueError, KeyError, re.error) as exc:
+        raise ConfigError(f"{config.source}: cannot compile the rules: {exc}") from exc
+    return Topology(bridges=bridges, secret=secret)
