@@ -27,7 +27,9 @@ def make_app(clients: set[web.WebSocketResponse], outbound: bool) -> web.Applica
             async for frame in ws:
                 if frame.type is WSMsgType.TEXT and not outbound:
                     msg = json.loads(frame.data)
-                    data = json.dumps({"text": msg.get("text", ""), "username": msg.get("username")})
+                    data = json.dumps(
+                        {"text": msg.get("text", ""), "username": msg.get("username")}
+                    )
                     for client in list(clients):
                         await client.send_str(data)
         finally:

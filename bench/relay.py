@@ -46,9 +46,11 @@ class Result:
         return self.messages / self.seconds
 
     def row(self) -> str:
-        return (f"| {self.name} | {self.concurrency} | {self.messages} | {self.rate:,.0f} | "
-                f"{self.p50_ms:.2f} | {self.p99_ms:.2f} | {self.peak_rss_mb:.0f} | "
-                f"{self.cpu_s / self.messages * 1e6:.0f} |")
+        return (
+            f"| {self.name} | {self.concurrency} | {self.messages} | {self.rate:,.0f} | "
+            f"{self.p50_ms:.2f} | {self.p99_ms:.2f} | {self.peak_rss_mb:.0f} | "
+            f"{self.cpu_s / self.messages * 1e6:.0f} |"
+        )
 
 
 def free_port() -> int:
@@ -144,9 +146,12 @@ label = "{{author}} · {{network}}"
     return config
 
 
-async def measure(name: str, argv: list[str], cwd: Path, ports: tuple[int, int], n: int,
-                  concurrency: int) -> Result:
-    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+async def measure(
+    name: str, argv: list[str], cwd: Path, ports: tuple[int, int], n: int, concurrency: int
+) -> Result:
+    proc = await asyncio.create_subprocess_exec(
+        *argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         await wait_up(ports[0])
         await wait_up(ports[1])
@@ -157,7 +162,8 @@ async def measure(name: str, argv: list[str], cwd: Path, ports: tuple[int, int],
         rss = peak_rss_mb(proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=20)
+        async with asyncio.timeout(20):
+            await proc.wait()
     q = statistics.quantiles(lat, n=100)
     return Result(name, concurrency, n, elapsed, q[49] * 1000, q[98] * 1000, cpu, rss)
 
@@ -177,7 +183,9 @@ async def main() -> None:
         ports = (free_port(), free_port())
         argv = [sys.executable, str(HERE / "floor.py"), str(ports[0]), str(ports[1])]
         results.append(await measure("floor", argv, HERE, ports, args.messages, c))
-    print("| server | concurrency | messages | msg/s | p50 ms | p99 ms | peak RSS MB | CPU µs/msg |")
+    print(
+        "| server | concurrency | messages | msg/s | p50 ms | p99 ms | peak RSS MB | CPU µs/msg |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for r in results:
         print(r.row())

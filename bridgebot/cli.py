@@ -55,14 +55,22 @@ async def _run(path: str) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
+    reloads: set[asyncio.Task[None]] = set()
+
     def reload() -> None:
-        asyncio.create_task(_reload(hub, path))
+        task = asyncio.create_task(_reload(hub, path))
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
 
     loop.add_signal_handler(signal.SIGHUP, reload)
     try:
         await hub.start()
-        log.info("bridgebot is running with %s: %d bridges, %d accounts",
-                 path, len(config.bridges), len(config.networks))
+        log.info(
+            "bridgebot is running with %s: %d bridges, %d accounts",
+            path,
+            len(config.bridges),
+            len(config.networks),
+        )
         await stop.wait()
         log.info("stopping; undelivered messages stay in the outbox for the next start")
     finally:
@@ -147,8 +155,10 @@ async def _status(path: str) -> int:
         snap = json.loads(raw)
         age = time.time() - snap["ts"]
         running = "running" if age < 15 else f"not running (last seen {age:.0f}s ago)"
-        print(f"bridgebot: {running}; relayed {snap['relayed']}, withheld {snap['withheld']}, "
-              f"sent {snap['sent']}, dead letters {snap['dead']} since start")
+        print(
+            f"bridgebot: {running}; relayed {snap['relayed']}, withheld {snap['withheld']}, "
+            f"sent {snap['sent']}, dead letters {snap['dead']} since start"
+        )
         for account, state in sorted(snap["adapters"].items()):
             detail = f" ({state['detail']})" if state["detail"] else ""
             print(f"  {account:<20} {state['state']}{detail}")
@@ -170,8 +180,10 @@ async def _dead_letters(path: str, action: str, ids: Sequence[int]) -> int:
         if action == "retry":
             n = await store.retry_dead_letters(list(ids) or None)
             await store.audit("cli", "dead-letters retry", json.dumps(list(ids) or "all"))
-            print(f"{n} dead letters moved back to the outbox; a running bridge sends them "
-                  "on its next start or retry")
+            print(
+                f"{n} dead letters moved back to the outbox; a running bridge sends them "
+                "on its next start or retry"
+            )
             return 0
         letters = await store.dead_letters(limit=1000)
     finally:
@@ -180,8 +192,10 @@ async def _dead_letters(path: str, action: str, ids: Sequence[int]) -> int:
         print("no dead letters")
     for d in letters:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(d.failed_at))
-        print(f"#{d.id:<6} {when}  {d.kind:<8} → {d.dest_room}  after {d.attempts} attempts: "
-              f"{d.reason}")
+        print(
+            f"#{d.id:<6} {when}  {d.kind:<8} → {d.dest_room}  after {d.attempts} attempts: "
+            f"{d.reason}"
+        )
     return 0
 
 
@@ -230,7 +244,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             case "check":
                 return _check(args.config)
             case "rules":
-                return asyncio.run(_explain(args.config, args.src, args.dst, args.author, args.text))
+                return asyncio.run(
+                    _explain(args.config, args.src, args.dst, args.author, args.text)
+                )
             case "status":
                 return asyncio.run(_status(args.config))
             case "dead-letters":

@@ -28,7 +28,9 @@ __all__ = ["Dispatcher"]
 log = logging.getLogger("bridgebot.dispatch")
 
 
-def outbound_from(payload: Mapping[str, Any], reply_to: str | None, thread: str | None) -> Outbound:
+def outbound_from(
+    payload: Mapping[str, Any], reply_to: str | None, thread: str | None
+) -> Outbound:
     """Build the adapter-facing Outbound from a stored payload and resolved ids."""
     return Outbound(
         key=payload["key"],
@@ -110,9 +112,9 @@ class Dispatcher:
     def active_rooms(self) -> list[str]:
         return [room for room, t in self._workers.items() if not t.done()]
 
-    async def idle(self, timeout: float = 30.0) -> None:
+    async def idle(self, limit: float = 30.0) -> None:
         """Wait until every worker has finished (tests and `announce` use this)."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(limit):
             while tasks := [t for t in self._workers.values() if not t.done()]:
                 await asyncio.wait(tasks)
 
@@ -149,7 +151,9 @@ class Dispatcher:
         except asyncio.CancelledError:
             raise
         except StoreError:
-            log.exception("room %s: store failure; the worker stops and resumes on next notify", room)
+            log.exception(
+                "room %s: store failure; the worker stops and resumes on next notify", room
+            )
 
     async def _wait_until_up(self, room: RoomRef) -> None:
         delay = 0.05
@@ -189,8 +193,13 @@ class Dispatcher:
                     await self._dead(item, f"gave up after {attempts} attempts: {exc}")
                     return
                 delay = self._backoff.delay(attempts)
-                log.warning("room %s: transient failure (%s); retry %d in %.1fs",
-                            room, exc, attempts, delay)
+                log.warning(
+                    "room %s: transient failure (%s); retry %d in %.1fs",
+                    room,
+                    exc,
+                    attempts,
+                    delay,
+                )
                 item = await self._postpone(item, attempts, delay)
                 continue
             except PermanentError as exc:

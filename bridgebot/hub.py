@@ -14,14 +14,16 @@ import logging
 import secrets
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
+from bridgebot.commands import Commands, is_command
 from bridgebot.config import Config
 from bridgebot.contract import Adapter, AdapterSetup, NetworkSpec
 from bridgebot.dispatcher import Dispatcher
 from bridgebot.errors import ConfigError, RejectedEvent
 from bridgebot.model import Capabilities, Event, EventKind, RoomRef
-from bridgebot.router import Links, Plan, plan
+from bridgebot.router import Links, Plan, delivery_key, plan
 from bridgebot.store import NewDelivery, Store
 from bridgebot.supervisor import Supervisor
 from bridgebot.topology import build_topology
@@ -87,8 +89,10 @@ class Hub:
             network = account.split(".", 1)[0]
             spec = self._registry.get(network)
             if spec is None:
-                raise ConfigError(f"{self.config.source}: networks.{account}: no adapter "
-                                  f"for network type {network!r} in this build")
+                raise ConfigError(
+                    f"{self.config.source}: networks.{account}: no adapter "
+                    f"for network type {network!r} in this build"
+                )
             setup = AdapterSetup(
                 account=account,
                 settings=settings,
@@ -150,7 +154,9 @@ class Hub:
             bridge = topology.bridge(event.bridge)
             if bridge is None:
                 known = ", ".join(b.name for b in topology.bridges) or "none"
-                raise RejectedEvent(f"unknown gateway {event.bridge!r}; configured bridges: {known}")
+                raise RejectedEvent(
+                    f"unknown gateway {event.bridge!r}; configured bridges: {known}"
+                )
             if all(r.room != event.room for r in bridge.rooms):
                 raise RejectedEvent(f"room {event.room} is not in bridge {event.bridge!r}")
         elif not topology.memberships(event.room):
@@ -179,6 +185,9 @@ class Hub:
         if event.kind is EventKind.MESSAGE and not event.text.strip() and not event.attachments:
             raise RejectedEvent("empty message: send some text or an attachment")
         self._check_membership(event)
+        if event.kind is EventKind.MESSAGE and is_command(event.text):
+            await self._command(event)
+            return
         links = await self._links(event)
         if event.kind is not EventKind.MESSAGE and links.target is None:
             log.debug("room %s: %s of an unknown message; ignored", room, event.kind)
@@ -187,6 +196,66 @@ class Hub:
         assert topology is not None
         result = plan(event, topology, self.capabilities(), await self._consent(event), links)
         await self._accept(event, result, links)
+
+    async def _command(self, event: Event) -> None:
+        """Run a chat command typed in ``event.room``; answer in the same room."""
+        room = str(event.room)
+        message_id = await self.store.accept_message(
+            room, event.remote_id, event.author_ref, event.bridge, event.ts, []
+        )
+        if message_id is None:
+            return  # already answered before a restart
+        answer = await Commands(self).run(event)
+        log.info("command in %s by %s: %s", room, event.author_ref, event.text.split()[:2])
+        payload = {
+            "key": delivery_key(event, event.room),
+            "text": answer,
+            "label": "bridgebot",
+            "bridge": event.bridge or "",
+            "origin": room,
+            "author_name": "bridgebot",
+            "author_id": "",
+            "avatar_url": None,
+            "reply_to_msg": message_id,
+            "thread_msg": None,
+            "ts": time.time(),
+        }
+        deadline = time.time() + self.config.dispatch.deadline
+        await self.store.add_deliveries(
+            message_id, [NewDelivery(room, "message", json.dumps(payload), deadline)]
+        )
+        assert self.dispatcher is not None
+        self.dispatcher.notify(room)
+
+    async def announce(self, event: Event, text: str) -> list[str]:
+        """Queue ``text`` by ``event``'s author to every room its rules allow; return them."""
+        topology = self.topology
+        assert topology is not None and self.dispatcher is not None
+        message_id = await self.store.find_message(str(event.room), event.remote_id)
+        assert message_id is not None
+        shown = replace(event, text=text)
+        result = plan(
+            shown,
+            topology,
+            self.capabilities(),
+            await self.store.get_consent(event.author_ref),
+            announce=True,
+        )
+        deadline = time.time() + self.config.dispatch.deadline
+        deliveries = [
+            NewDelivery(str(p.dest), p.kind, json.dumps(p.payload), deadline)
+            for p in result.deliveries
+        ]
+        await self.store.add_deliveries(message_id, deliveries)
+        for d in deliveries:
+            self.dispatcher.notify(d.dest_room)
+        return [d.dest_room for d in deliveries]
+
+    async def wake_all(self) -> None:
+        """Make the dispatcher look at every room with pending rows (after a retry)."""
+        assert self.dispatcher is not None
+        for room in await self.store.pending_rooms():
+            self.dispatcher.notify(room)
 
     async def _accept(self, event: Event, result: Plan, links: Links) -> None:
         deadline = time.time() + self.config.dispatch.deadline
@@ -211,7 +280,11 @@ class Hub:
             self.withheld += 1
             log.info(
                 "withheld %s from %s to %s (bridge %s): %s",
-                event.kind.value, room, withheld.dest, withheld.bridge, withheld.reason.detail,
+                event.kind.value,
+                room,
+                withheld.dest,
+                withheld.bridge,
+                withheld.reason.detail,
             )
         self.relayed += len(deliveries)
         assert self.dispatcher is not None

@@ -38,6 +38,15 @@ def setup_logging(level: str = "info", fmt: str = "text") -> None:
     root.setLevel(level.upper())
     # third-party libraries are chatty at INFO; keep them at WARNING unless debugging
     if level.lower() != "debug":
-        for name in ("aiohttp.access", "nio", "slack_bolt", "slack_sdk", "discord", "telegram",
-                     "httpx", "mail-parser-reply", "aiosmtpd"):
+        for name in (
+            "aiohttp.access",
+            "nio",
+            "slack_bolt",
+            "slack_sdk",
+            "discord",
+            "telegram",
+            "httpx",
+            "mail-parser-reply",
+            "aiosmtpd",
+        ):
             logging.getLogger(name).setLevel(logging.WARNING)

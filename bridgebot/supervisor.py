@@ -24,7 +24,7 @@ QUIET_PERIOD = 60.0
 
 @dataclass(slots=True)
 class AdapterState:
-    state: str = "starting"      # starting | up | retrying | failed | stopped
+    state: str = "starting"  # starting | up | retrying | failed | stopped
     detail: str = ""
     since: float = 0.0
     attempts: int = 0
@@ -47,8 +47,12 @@ class Supervisor:
 
     def states(self) -> dict[str, dict[str, object]]:
         return {
-            account: {"state": s.state, "detail": s.detail, "since": s.since,
-                      "attempts": s.attempts}
+            account: {
+                "state": s.state,
+                "detail": s.detail,
+                "since": s.since,
+                "attempts": s.attempts,
+            }
             for account, s in self._states.items()
         }
 
@@ -59,7 +63,9 @@ class Supervisor:
     async def start(self, wait: float = 10.0) -> None:
         """Start every adapter in the background; wait up to ``wait`` s for first attempts."""
         for account in self._adapters:
-            self._tasks[account] = asyncio.create_task(self._keep(account), name=f"adapter {account}")
+            self._tasks[account] = asyncio.create_task(
+                self._keep(account), name=f"adapter {account}"
+            )
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline and any(
             s.state == "starting" for s in self._states.values()
@@ -75,8 +81,11 @@ class Supervisor:
                     await adapter.start(self._emit)
             except PermanentError as exc:
                 self._set(account, "failed", str(exc))
-                log.error("adapter %s failed and stays down: %s (fix the config and restart)",
-                          account, exc)
+                log.error(
+                    "adapter %s failed and stays down: %s (fix the config and restart)",
+                    account,
+                    exc,
+                )
                 return
             except asyncio.CancelledError:
                 raise
@@ -84,8 +93,13 @@ class Supervisor:
                 state.attempts += 1
                 delay = self._backoff.delay(state.attempts)
                 self._set(account, "retrying", f"{type(exc).__name__}: {exc}")
-                log.warning("adapter %s could not start (%s); retry %d in %.1fs",
-                            account, exc, state.attempts, delay)
+                log.warning(
+                    "adapter %s could not start (%s); retry %d in %.1fs",
+                    account,
+                    exc,
+                    state.attempts,
+                    delay,
+                )
                 await _stop_quietly(adapter)
                 await asyncio.sleep(delay)
                 continue

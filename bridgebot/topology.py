@@ -79,7 +79,9 @@ def _room_policy(room: RoomConfig, overrides: Mapping[str, Any]) -> RoomPolicy:
     )
 
 
-def _bridge_policy(bridge: BridgeConfig, overrides: Mapping[str, Mapping[str, Any]]) -> BridgePolicy:
+def _bridge_policy(
+    bridge: BridgeConfig, overrides: Mapping[str, Mapping[str, Any]]
+) -> BridgePolicy:
     rooms = tuple(_room_policy(r, overrides.get(str(r.room), {})) for r in bridge.rooms)
     return BridgePolicy(name=bridge.name, label=bridge.label, rooms=rooms)
 

@@ -42,10 +42,13 @@ def config_for(
     buffer: int = 10_000,
 ) -> str:
     """A bot.toml text with one API account per room, all in one bridge."""
-    lines = [head, '[store]', 'path = "bridgebot.db"']
+    lines = [head, "[store]", 'path = "bridgebot.db"']
     for r in rooms:
-        lines += [f"[networks.api.{r.account.split('.', 1)[1]}]",
-                  f'bind = "127.0.0.1:{r.port}"', f"buffer = {buffer}"]
+        lines += [
+            f"[networks.api.{r.account.split('.', 1)[1]}]",
+            f'bind = "127.0.0.1:{r.port}"',
+            f"buffer = {buffer}",
+        ]
     lines += ["[[bridges]]", f'name = "{bridge}"', f'label = "{label}"']
     for r in rooms:
         lines += ["[[bridges.rooms]]", f'room = "{r.ref}"', f'privacy = "{r.privacy}"', r.extra]

@@ -26,14 +26,14 @@ KILL_AT = 900
 
 
 def start_bot(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    out = log.open("ab")
-    return subprocess.Popen(
-        [sys.executable, "-m", "bridgebot.cli", "run", str(config)],
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        cwd=config.parent,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    with log.open("ab") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "bridgebot.cli", "run", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=config.parent,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
 
 
 async def wait_up(session: aiohttp.ClientSession, room: ApiRoom) -> None:
@@ -79,7 +79,7 @@ async def test_sigkill_midway_loses_nothing_and_keeps_order(
                                 received.append(json.loads(frame.data)["text"])
                                 if done.is_set() and len(set(received)) >= N:
                                     return
-                    except (aiohttp.ClientError, asyncio.TimeoutError):
+                    except (TimeoutError, aiohttp.ClientError):
                         await asyncio.sleep(0.05)
 
             consumer = asyncio.create_task(consume())

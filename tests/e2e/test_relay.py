@@ -29,13 +29,16 @@ async def test_post_in_one_room_arrives_in_the_other_over_websocket_with_label(
     tmp_path: Path,
 ) -> None:
     a, b = api_rooms("a", "b")
-    async with running_hub(config_for([a, b]), tmp_path), aiohttp.ClientSession() as s:
-        async with s.ws_connect(f"{b.url}/api/websocket") as ws:
-            greeting = json.loads((await ws.receive(timeout=5)).data)
-            assert greeting["event"] == "api_connected"
-            resp = await post(s, a.url, text="hello from a")
-            assert resp.status == 200, await resp.text()
-            msg = json.loads((await ws.receive(timeout=5)).data)
+    async with (
+        running_hub(config_for([a, b]), tmp_path),
+        aiohttp.ClientSession() as s,
+        s.ws_connect(f"{b.url}/api/websocket") as ws,
+    ):
+        greeting = json.loads((await ws.receive(timeout=5)).data)
+        assert greeting["event"] == "api_connected"
+        resp = await post(s, a.url, text="hello from a")
+        assert resp.status == 200, await resp.text()
+        msg = json.loads((await ws.receive(timeout=5)).data)
     assert msg["text"] == "hello from a"
     assert msg["username"] == "alice · api"
     assert msg["gateway"] == "khub"
@@ -92,8 +95,9 @@ async def test_large_and_hostile_messages_relay_and_the_bridge_keeps_going(
     async with running_hub(config_for([a, b]), tmp_path) as hub, aiohttp.ClientSession() as s:
         for text in (big, hostile, "after"):
             assert (await post(s, a.url, text=text)).status == 200
-        resp = await s.post(f"{a.url}/api/message", data=b"{not json", headers={
-            "Content-Type": "application/json"})
+        resp = await s.post(
+            f"{a.url}/api/message", data=b"{not json", headers={"Content-Type": "application/json"}
+        )
         assert resp.status == 400
         assert hub.dispatcher is not None
         await hub.dispatcher.idle()
