@@ -1,0 +1,243 @@
+"""Chat commands: ``!bridge …`` for admins and members, ``!announce`` for facilitators.
+
+A command runs only in the room where it was typed (never from a relayed copy: copies are
+dropped as echoes before they get here) and is never relayed itself. The answer goes back
+into the same room through the outbox, like any other delivery.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bridgebot.errors import ConfigError
+from bridgebot.model import Event, RoomRef
+from rules import MessageFacts, explain
+
+if TYPE_CHECKING:
+    from bridgebot.hub import Hub
+
+__all__ = ["PREFIXES", "Commands", "is_command"]
+
+PREFIXES = ("!bridge", "!announce")
+
+HELP = """bridgebot commands (type them in a bridged room):
+!bridge status              bridges of this room, adapters, queue
+!bridge rules               the effective rules of this room
+!bridge explain ROOM        why a message from here would or would not reach ROOM
+!bridge consent yes|no      let your messages cross (rooms with consent = "opt-in")
+!bridge set KEY VALUE       admins: change a rule of this room (privacy, sends, receives,
+                            networks, consent, attribution, redact, ignore_authors,
+                            ignore_text, tags, name)
+!bridge unset KEY           admins: back to the value in bot.toml
+!bridge deadletters         admins: failed deliveries
+!bridge retry               admins: send every dead letter again
+!announce TEXT              facilitators: post TEXT to every room of this room's bridges"""
+
+_BOOL = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
+_LISTS = {"networks", "redact", "ignore_authors", "ignore_text", "tags"}
+_CHOICES = {
+    "privacy": ("public", "internal", "closed"),
+    "consent": ("implied", "opt-in"),
+    "attribution": ("name", "pseudonym", "none"),
+}
+
+
+def is_command(text: str) -> bool:
+    """True for text that starts with a command word."""
+    word = text.split(maxsplit=1)[0] if text.strip() else ""
+    return word in PREFIXES
+
+
+def parse_value(key: str, raw: str) -> Any:
+    """Turn chat text into a typed override value; ValueError says what would be valid."""
+    from bridgebot.topology import OVERRIDABLE_KEYS
+
+    if key not in OVERRIDABLE_KEYS:
+        raise ValueError(f"unknown key {key!r}; one of: {', '.join(sorted(OVERRIDABLE_KEYS))}")
+    if key in ("sends", "receives"):
+        if raw.lower() not in _BOOL:
+            raise ValueError(f"{key} takes yes or no, not {raw!r}")
+        return _BOOL[raw.lower()]
+    if key in _CHOICES and raw not in _CHOICES[key]:
+        raise ValueError(f"{key} takes one of {', '.join(_CHOICES[key])}, not {raw!r}")
+    if key in _LISTS:
+        return [item for item in raw.replace(",", " ").split() if item]
+    return raw
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    ref: str
+    is_admin: bool
+    is_facilitator: bool
+
+
+class Commands:
+    """Runs one command for the Hub and returns the answer text."""
+
+    def __init__(self, hub: Hub) -> None:
+        self._hub = hub
+        self._table: dict[str, Callable[[Event, Caller, list[str]], Awaitable[str]]] = {
+            "help": self._help,
+            "status": self._status,
+            "rules": self._rules,
+            "explain": self._explain,
+            "consent": self._consent,
+            "set": self._set,
+            "unset": self._unset,
+            "deadletters": self._deadletters,
+            "retry": self._retry,
+        }
+
+    def _caller(self, event: Event) -> Caller:
+        roles = self._hub.config.roles
+        ref = event.author_ref
+        return Caller(ref, ref in roles.admins, ref in roles.facilitators or ref in roles.admins)
+
+    async def run(self, event: Event) -> str:
+        """Execute the command in ``event.text`` and return the answer."""
+        try:
+            words = shlex.split(event.text)
+        except ValueError as exc:
+            return f"could not read that command ({exc}); check the quotes"
+        caller = self._caller(event)
+        if words[0] == "!announce":
+            return await self._announce(event, caller)
+        name, args = (words[1], words[2:]) if len(words) > 1 else ("help", [])
+        handler = self._table.get(name)
+        if handler is None:
+            return f"unknown command {name!r}.\n{HELP}"
+        return await handler(event, caller, args)
+
+    async def _help(self, event: Event, caller: Caller, args: list[str]) -> str:
+        return HELP
+
+    async def _status(self, event: Event, caller: Caller, args: list[str]) -> str:
+        hub = self._hub
+        assert hub.topology is not None
+        bridges = [b.name for b, _ in hub.topology.memberships(event.room)]
+        states = hub.status()["adapters"]
+        adapters = ", ".join(f"{a} {s['state']}" for a, s in sorted(states.items()))
+        depth = sum((await hub.store.queue_depths()).values())
+        dead = len(await hub.store.dead_letters(limit=1000))
+        return (
+            f"this room ({event.room}) is in: {', '.join(bridges) or 'no bridge'}\n"
+            f"adapters: {adapters}\nqueued deliveries: {depth}; dead letters: {dead}"
+        )
+
+    async def _rules(self, event: Event, caller: Caller, args: list[str]) -> str:
+        hub = self._hub
+        assert hub.topology is not None
+        lines = []
+        for bridge, room in hub.topology.memberships(event.room):
+            networks = ", ".join(sorted(room.networks)) if room.networks is not None else "any"
+            lines.append(
+                f"bridge {bridge.name}: privacy {room.privacy.name.lower()}, "
+                f"sends {'yes' if room.sends else 'no'}, receives "
+                f"{'yes' if room.receives else 'no'}, networks {networks}, consent "
+                f"{room.consent.value}, attribution {room.attribution.value}, redact "
+                f"{', '.join(r.name for r in room.redact) or 'nothing'}, tags "
+                f"{', '.join(sorted(room.tags)) or 'none'}"
+            )
+        overrides = [
+            (k, v, a) for r, k, v, a, _ in await hub.store.overrides() if r == str(event.room)
+        ]
+        for key, value, actor in overrides:
+            lines.append(f"  {key} = {value} (set in chat by {actor})")
+        return "\n".join(lines) or f"{event.room} is in no bridge"
+
+    async def _explain(self, event: Event, caller: Caller, args: list[str]) -> str:
+        if len(args) != 1:
+            return "usage: !bridge explain ACCOUNT:ROOM"
+        try:
+            dest = RoomRef.parse(args[0])
+        except ValueError as exc:
+            return str(exc)
+        hub = self._hub
+        assert hub.topology is not None
+        facts = MessageFacts(
+            event.author, event.author_ref, "hello", await hub.store.get_consent(event.author_ref)
+        )
+        return "\n".join(explain(hub.topology, event.room, dest, facts))
+
+    async def _consent(self, event: Event, caller: Caller, args: list[str]) -> str:
+        if args not in (["yes"], ["no"]):
+            return "usage: !bridge consent yes|no"
+        yes = args[0] == "yes"
+        await self._hub.store.set_consent(event.author_ref, yes)
+        await self._hub.store.audit(event.author_ref, "consent", args[0], str(event.room))
+        if yes:
+            return f"thank you: messages by {event.author.display_name} will now cross the bridge"
+        return f"understood: messages by {event.author.display_name} will no longer cross"
+
+    def _refuse(self, caller: Caller, what: str) -> str | None:
+        if caller.is_admin:
+            return None
+        return (
+            f"only admins may {what}; {caller.ref} is not in [roles] admins "
+            "(ask an admin, or add yourself to bot.toml)"
+        )
+
+    async def _set(self, event: Event, caller: Caller, args: list[str]) -> str:
+        if (refused := self._refuse(caller, "change rules")) is not None:
+            return refused
+        if len(args) < 2:
+            return "usage: !bridge set KEY VALUE"
+        key, raw = args[0], " ".join(args[1:])
+        try:
+            value = parse_value(key, raw)
+        except ValueError as exc:
+            return str(exc)
+        room = str(event.room)
+        await self._hub.store.set_override(room, key, json.dumps(value), caller.ref)
+        try:
+            await self._hub.reload_rules()
+        except ConfigError as exc:
+            await self._hub.store.delete_override(room, key)
+            await self._hub.reload_rules()
+            return f"refused: {exc}"
+        await self._hub.store.audit(caller.ref, "set", json.dumps({key: value}), room)
+        return f"{room}: {key} is now {raw} (stored as an override on top of bot.toml)"
+
+    async def _unset(self, event: Event, caller: Caller, args: list[str]) -> str:
+        if (refused := self._refuse(caller, "change rules")) is not None:
+            return refused
+        if len(args) != 1:
+            return "usage: !bridge unset KEY"
+        room = str(event.room)
+        await self._hub.store.delete_override(room, args[0])
+        await self._hub.reload_rules()
+        await self._hub.store.audit(caller.ref, "unset", args[0], room)
+        return f"{room}: {args[0]} is back to its value in bot.toml"
+
+    async def _deadletters(self, event: Event, caller: Caller, args: list[str]) -> str:
+        if (refused := self._refuse(caller, "see dead letters")) is not None:
+            return refused
+        letters = await self._hub.store.dead_letters(limit=20)
+        if not letters:
+            return "no dead letters"
+        return "\n".join(f"#{d.id} → {d.dest_room}: {d.reason}" for d in letters)
+
+    async def _retry(self, event: Event, caller: Caller, args: list[str]) -> str:
+        if (refused := self._refuse(caller, "retry dead letters")) is not None:
+            return refused
+        n = await self._hub.store.retry_dead_letters(None)
+        await self._hub.store.audit(caller.ref, "retry", "all", str(event.room))
+        await self._hub.wake_all()
+        return f"{n} dead letters queued again"
+
+    async def _announce(self, event: Event, caller: Caller) -> str:
+        if not caller.is_facilitator:
+            return f"only facilitators may announce; {caller.ref} is not in [roles] facilitators"
+        text = event.text.split(maxsplit=1)[1] if len(event.text.split(maxsplit=1)) > 1 else ""
+        if not text.strip():
+            return "usage: !announce TEXT"
+        rooms = await self._hub.announce(event, text)
+        await self._hub.store.audit(
+            caller.ref, "announce", json.dumps({"rooms": rooms}), str(event.room)
+        )
+        return f"announcement queued for {len(rooms)} rooms: {', '.join(rooms) or 'none'}"

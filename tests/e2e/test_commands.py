@@ -1,0 +1,88 @@
+"""Chat commands through a real Hub: roles, overrides with audit, consent, announcements."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bridgebot.hub import Hub
+from bridgebot.testing import running_hub
+from tests.e2e.conftest import ApiRoom, api_rooms, config_for
+
+ROLES = """
+[roles]
+admins = ["api.a:root"]
+facilitators = ["api.a:fac"]
+"""
+
+
+async def say(s: aiohttp.ClientSession, room: ApiRoom, user: str, text: str) -> None:
+    body = {"text": text, "username": user, "userid": user, "gateway": "khub"}
+    async with s.post(f"{room.url}/api/message", json=body) as resp:
+        assert resp.status == 200, await resp.text()
+
+
+async def settle(hub: Hub, s: aiohttp.ClientSession, room: ApiRoom) -> list[dict[str, Any]]:
+    assert hub.dispatcher is not None
+    await hub.dispatcher.idle()
+    async with s.get(f"{room.url}/api/messages") as resp:
+        data: list[dict[str, Any]] = await resp.json()
+        return data
+
+
+async def test_non_admin_is_refused_and_admin_change_takes_effect_and_is_audited(
+    tmp_path: Path,
+) -> None:
+    a, b = api_rooms("a", "b")
+    async with running_hub(config_for([a, b], head=ROLES), tmp_path) as hub:
+        async with aiohttp.ClientSession() as s:
+            await say(s, a, "mallory", "!bridge set sends no")
+            answer = await settle(hub, s, a)
+            assert "only admins" in answer[0]["text"]
+            assert await settle(hub, s, b) == []  # commands are never relayed
+
+            await say(s, a, "root", "!bridge set sends no")
+            answer = await settle(hub, s, a)
+            assert "sends is now no" in answer[0]["text"]
+            await say(s, a, "alice", "this stays here")
+            assert await settle(hub, s, b) == []
+
+            await say(s, a, "root", "!bridge unset sends")
+            await settle(hub, s, a)
+            await say(s, a, "alice", "this crosses")
+            assert [m["text"] for m in await settle(hub, s, b)] == ["this crosses"]
+        log = await hub.store.audit_log()
+    assert [(e.actor, e.action) for e in reversed(log)] == [
+        ("api.a:root", "set"),
+        ("api.a:root", "unset"),
+    ]
+
+
+async def test_opt_in_room_holds_messages_until_consent(tmp_path: Path) -> None:
+    a, b = api_rooms("a", "b")
+    a = ApiRoom(a.account, a.port, "public", 'consent = "opt-in"')
+    async with running_hub(config_for([a, b]), tmp_path) as hub:
+        async with aiohttp.ClientSession() as s:
+            await say(s, a, "carol", "before consent")
+            assert await settle(hub, s, b) == []
+            await say(s, a, "carol", "!bridge consent yes")
+            assert "will now cross" in (await settle(hub, s, a))[0]["text"]
+            await say(s, a, "carol", "after consent")
+            assert [m["text"] for m in await settle(hub, s, b)] == ["after consent"]
+
+
+async def test_announce_reaches_every_room_but_respects_privacy(tmp_path: Path) -> None:
+    a, b, c = api_rooms(("a", "internal"), ("b", "internal"), ("c", "public"))
+    async with running_hub(config_for([a, b, c], head=ROLES), tmp_path) as hub:
+        async with aiohttp.ClientSession() as s:
+            await say(s, a, "alice", "!announce not allowed")
+            assert "only facilitators" in (await settle(hub, s, a))[0]["text"]
+            await say(s, a, "fac", "!announce meeting at 10")
+            answer = (await settle(hub, s, a))[0]["text"]
+            got_b = await settle(hub, s, b)
+            got_c = await settle(hub, s, c)
+    assert "1 rooms" in answer and "api.b:api" in answer
+    assert [m["text"] for m in got_b] == ["meeting at 10"]
+    assert got_c == []  # an internal room's announcement does not reach a public room
