@@ -63,14 +63,13 @@ async def test_non_admin_is_refused_and_admin_change_takes_effect_and_is_audited
 async def test_opt_in_room_holds_messages_until_consent(tmp_path: Path) -> None:
     a, b = api_rooms("a", "b")
     a = ApiRoom(a.account, a.port, "public", 'consent = "opt-in"')
-    async with running_hub(config_for([a, b]), tmp_path) as hub:
-        async with aiohttp.ClientSession() as s:
-            await say(s, a, "carol", "before consent")
-            assert await settle(hub, s, b) == []
-            await say(s, a, "carol", "!bridge consent yes")
-            assert "will now cross" in (await settle(hub, s, a))[0]["text"]
-            await say(s, a, "carol", "after consent")
-            assert [m["text"] for m in await settle(hub, s, b)] == ["after consent"]
+    async with running_hub(config_for([a, b]), tmp_path) as hub, aiohttp.ClientSession() as s:
+        await say(s, a, "carol", "before consent")
+        assert await settle(hub, s, b) == []
+        await say(s, a, "carol", "!bridge consent yes")
+        assert "will now cross" in (await settle(hub, s, a))[0]["text"]
+        await say(s, a, "carol", "after consent")
+        assert [m["text"] for m in await settle(hub, s, b)] == ["after consent"]
 
 
 async def test_announce_reaches_every_room_but_respects_privacy(tmp_path: Path) -> None:
