@@ -33,6 +33,9 @@ class ApiSettings(NetworkSettings):
     token: SecretStr | None = Field(None, description="bearer token clients must send")
     max_body_bytes: int = Field(1_000_000, gt=0, description="larger POST bodies get 413")
     buffer: int = Field(10_000, gt=0, description="messages kept for GET /api/messages")
+    client_queue: int = Field(
+        10_000, gt=0, description="messages a stream/websocket client may fall behind by"
+    )
 
 
 class MatrixSettings(NetworkSettings):
@@ -43,6 +46,14 @@ class MatrixSettings(NetworkSettings):
     access_token: SecretStr | None = None
     password: SecretStr | None = None
     device_name: str = "bridgebot"
+    sync_timeout: float = Field(30.0, gt=0, description="long-poll seconds per /sync")
+    request_timeout: float = Field(60.0, gt=0, description="seconds before a call is a timeout")
+    catchup_limit: int = Field(
+        1000, ge=0, description="events paged back per room after a gap (limited timeline)"
+    )
+    max_upload_bytes: int = Field(
+        10_000_000, ge=0, description="larger attachments are sent as a link instead"
+    )
 
 
 class SlackSettings(NetworkSettings):
@@ -51,6 +62,14 @@ class SlackSettings(NetworkSettings):
     bot_token: SecretStr
     app_token: SecretStr
     base_url: str = "https://slack.com/api/"
+    ping_interval: float = Field(10.0, gt=0, description="Socket Mode ping period, seconds")
+    connect_timeout: float = Field(30.0, gt=0, description="give up connecting after, seconds")
+    max_upload_bytes: int = Field(
+        50_000_000, ge=0, description="larger files are relayed as links, not uploaded"
+    )
+    max_inline_bytes: int = Field(
+        5_000_000, ge=0, description="Slack files up to this size are fetched and relayed inline"
+    )
 
 
 class DiscordSettings(NetworkSettings):
@@ -59,6 +78,21 @@ class DiscordSettings(NetworkSettings):
     token: SecretStr
     base_url: str = "https://discord.com/api/v10"
     gateway_url: str = "wss://gateway.discord.gg"
+    webhooks: bool = Field(
+        True, description="relay through a channel webhook, showing each author's name"
+    )
+    webhook_name: str = Field(
+        "bridgebot", min_length=1, max_length=80, description="name of the webhook we create"
+    )
+    max_upload_bytes: int = Field(
+        10 * 1024 * 1024, gt=0, description="larger attachments are relayed as links"
+    )
+    max_ratelimit_wait: float = Field(
+        30.0, ge=30, description="discord.py waits out shorter 429s; longer go to the dispatcher"
+    )
+    guild_ready_timeout: float = Field(
+        2.0, ge=0, description="seconds to wait for guild data at connect (tests use less)"
+    )
 
 
 class TelegramSettings(NetworkSettings):
@@ -66,6 +100,13 @@ class TelegramSettings(NetworkSettings):
 
     token: SecretStr
     base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = Field(
+        "https://api.telegram.org/file/bot", description="file downloads; the token is appended"
+    )
+    poll_timeout: int = Field(30, ge=0, le=50, description="getUpdates long-poll seconds")
+    max_download_bytes: int = Field(
+        20_000_000, ge=0, description="larger inbound files are named in the text, not relayed"
+    )
 
 
 class EmailSettings(NetworkSettings):

@@ -74,14 +74,14 @@ async def test_opt_in_room_holds_messages_until_consent(tmp_path: Path) -> None:
 
 async def test_announce_reaches_every_room_but_respects_privacy(tmp_path: Path) -> None:
     a, b, c = api_rooms(("a", "internal"), ("b", "internal"), ("c", "public"))
-    async with running_hub(config_for([a, b, c], head=ROLES), tmp_path) as hub:
-        async with aiohttp.ClientSession() as s:
-            await say(s, a, "alice", "!announce not allowed")
-            assert "only facilitators" in (await settle(hub, s, a))[0]["text"]
-            await say(s, a, "fac", "!announce meeting at 10")
-            answer = (await settle(hub, s, a))[0]["text"]
-            got_b = await settle(hub, s, b)
-            got_c = await settle(hub, s, c)
+    cfg = config_for([a, b, c], head=ROLES)
+    async with running_hub(cfg, tmp_path) as hub, aiohttp.ClientSession() as s:
+        await say(s, a, "alice", "!announce not allowed")
+        assert "only facilitators" in (await settle(hub, s, a))[0]["text"]
+        await say(s, a, "fac", "!announce meeting at 10")
+        answer = (await settle(hub, s, a))[0]["text"]
+        got_b = await settle(hub, s, b)
+        got_c = await settle(hub, s, c)
     assert "1 rooms" in answer and "api.b:api" in answer
     assert [m["text"] for m in got_b] == ["meeting at 10"]
     assert got_c == []  # an internal room's announcement does not reach a public room
