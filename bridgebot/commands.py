@@ -189,30 +189,18 @@ class Commands:
             return "usage: !bridge set KEY VALUE"
         key, raw = args[0], " ".join(args[1:])
         try:
-            value = parse_value(key, raw)
-        except ValueError as exc:
-            return str(exc)
-        room = str(event.room)
-        await self._hub.store.set_override(room, key, json.dumps(value), caller.ref)
-        try:
-            await self._hub.reload_rules()
-        except ConfigError as exc:
-            await self._hub.store.delete_override(room, key)
-            await self._hub.reload_rules()
+            await self._hub.set_override(event.room, key, raw, caller.ref)
+        except (ValueError, ConfigError) as exc:
             return f"refused: {exc}"
-        await self._hub.store.audit(caller.ref, "set", json.dumps({key: value}), room)
-        return f"{room}: {key} is now {raw} (stored as an override on top of bot.toml)"
+        return f"{event.room}: {key} is now {raw} (stored as an override on top of bot.toml)"
 
     async def _unset(self, event: Event, caller: Caller, args: list[str]) -> str:
         if (refused := self._refuse(caller, "change rules")) is not None:
             return refused
         if len(args) != 1:
             return "usage: !bridge unset KEY"
-        room = str(event.room)
-        await self._hub.store.delete_override(room, args[0])
-        await self._hub.reload_rules()
-        await self._hub.store.audit(caller.ref, "unset", args[0], room)
-        return f"{room}: {args[0]} is back to its value in bot.toml"
+        await self._hub.unset_override(event.room, args[0], caller.ref)
+        return f"{event.room}: {args[0]} is back to its value in bot.toml"
 
     async def _deadletters(self, event: Event, caller: Caller, args: list[str]) -> str:
         if (refused := self._refuse(caller, "see dead letters")) is not None:

@@ -251,6 +251,30 @@ class Hub:
             self.dispatcher.notify(d.dest_room)
         return [d.dest_room for d in deliveries]
 
+    async def set_override(self, room: RoomRef, key: str, raw: str, actor: str) -> None:
+        """Change one rule of ``room`` on top of bot.toml (chat, web page): validated,
+        stored, recompiled at once and audited. ValueError/ConfigError say what is wrong."""
+        from bridgebot.commands import parse_value
+
+        assert self.topology is not None
+        if not self.topology.memberships(room):
+            raise ValueError(f"room {room} is in no bridge")
+        value = parse_value(key, raw)
+        await self.store.set_override(str(room), key, json.dumps(value), actor)
+        try:
+            await self.reload_rules()
+        except ConfigError:
+            await self.store.delete_override(str(room), key)
+            await self.reload_rules()
+            raise
+        await self.store.audit(actor, "set", json.dumps({key: value}), str(room))
+
+    async def unset_override(self, room: RoomRef, key: str, actor: str) -> None:
+        """Drop a chat-made override: the room's ``key`` is back to bot.toml's value."""
+        await self.store.delete_override(str(room), key)
+        await self.reload_rules()
+        await self.store.audit(actor, "unset", key, str(room))
+
     async def wake_all(self) -> None:
         """Make the dispatcher look at every room with pending rows (after a retry)."""
         assert self.dispatcher is not None
