@@ -22,9 +22,10 @@ from bridgebot.config import Config
 from bridgebot.contract import Adapter, AdapterSetup, NetworkSpec
 from bridgebot.dispatcher import Dispatcher
 from bridgebot.errors import ConfigError, RejectedEvent
+from bridgebot.metrics import Metrics
 from bridgebot.model import Capabilities, Event, EventKind, RoomRef
 from bridgebot.router import Links, Plan, delivery_key, plan
-from bridgebot.store import NewDelivery, Store
+from bridgebot.store import NewDelivery, OutboxItem, Store
 from bridgebot.supervisor import Supervisor
 from bridgebot.topology import build_topology
 from rules import Topology
@@ -75,6 +76,7 @@ class Hub:
         self._secret = b""
         self.dispatcher: Dispatcher | None = None
         self.supervisor: Supervisor | None = None
+        self.metrics = Metrics()
         self.relayed = 0
         self.withheld = 0
         self.started_at = time.time()
@@ -128,6 +130,7 @@ class Hub:
         self.dispatcher = Dispatcher(
             self.store, self.adapters, self.config.dispatch, self.supervisor.is_up
         )
+        self.dispatcher.on_settled = self._settled
         await self.supervisor.start()
         await self.dispatcher.start()
         self._status_task = asyncio.create_task(self._write_status(), name="status")
@@ -302,6 +305,7 @@ class Hub:
                 return
         for withheld in result.withheld:
             self.withheld += 1
+            self.metrics.withheld(withheld.reason.rule)
             log.info(
                 "withheld %s from %s to %s (bridge %s): %s",
                 event.kind.value,
@@ -311,9 +315,18 @@ class Hub:
                 withheld.reason.detail,
             )
         self.relayed += len(deliveries)
+        for d in result.deliveries:
+            self.metrics.relayed(d.dest.network)
         assert self.dispatcher is not None
         for dest in {d.dest_room for d in deliveries}:
             self.dispatcher.notify(dest)
+
+    def _settled(self, item: OutboxItem, outcome: str, detail: str | None) -> None:
+        network = item.dest_room.split(".", 1)[0]
+        if outcome == "sent":
+            self.metrics.delivered(network, time.time() - item.created_at)
+        elif outcome == "dead":
+            self.metrics.dead(network)
 
     # -- status -----------------------------------------------------------------------
 
