@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from bridgebot.config import BridgeConfig, Config, RoomConfig
 from bridgebot.errors import ConfigError
+from bridgebot.model import RoomRef
 from rules import (
     Attribution,
     BridgePolicy,
@@ -86,6 +88,28 @@ def _bridge_policy(
     return BridgePolicy(name=bridge.name, label=bridge.label, rooms=rooms)
 
 
+def _strictest_privacy(bridges: tuple[BridgePolicy, ...]) -> tuple[BridgePolicy, ...]:
+    """A room in several bridges is as private as its strictest membership.
+
+    Otherwise a room marked closed in one bridge but public in another would send its
+    closed content into the public rooms of the second bridge.
+    """
+    strictest: dict[RoomRef, Privacy] = {}
+    for bridge in bridges:
+        for room in bridge.rooms:
+            strictest[room.room] = max(strictest.get(room.room, room.privacy), room.privacy)
+    return tuple(
+        replace(
+            bridge,
+            rooms=tuple(
+                r if r.privacy == strictest[r.room] else replace(r, privacy=strictest[r.room])
+                for r in bridge.rooms
+            ),
+        )
+        for bridge in bridges
+    )
+
+
 def build_topology(
     config: Config,
     secret: bytes,
@@ -96,7 +120,9 @@ def build_topology(
     Raises ConfigError if an override no longer compiles (e.g. a bad regex set in chat).
     """
     try:
-        bridges = tuple(_bridge_policy(b, overrides or {}) for b in config.bridges)
+        bridges = _strictest_privacy(
+            tuple(_bridge_policy(b, overrides or {}) for b in config.bridges)
+        )
     except (ValueError, KeyError, re.error) as exc:
         raise ConfigError(f"{config.source}: cannot compile the rules: {exc}") from exc
     return Topology(bridges=bridges, secret=secret)
