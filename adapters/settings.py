@@ -7,11 +7,14 @@ arrive here already resolved from ``${ENV}`` references.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 __all__ = [
     "ApiSettings",
     "DiscordSettings",
+    "EmailListSettings",
     "EmailSettings",
     "MatrixSettings",
     "NetworkSettings",
@@ -48,6 +51,7 @@ class MatrixSettings(NetworkSettings):
     device_name: str = "bridgebot"
     sync_timeout: float = Field(30.0, gt=0, description="long-poll seconds per /sync")
     request_timeout: float = Field(60.0, gt=0, description="seconds before a call is a timeout")
+    timeline_limit: int = Field(100, gt=0, description="events per room in one /sync response")
     catchup_limit: int = Field(
         1000, ge=0, description="events paged back per room after a gap (limited timeline)"
     )
@@ -84,6 +88,10 @@ class DiscordSettings(NetworkSettings):
     webhook_name: str = Field(
         "bridgebot", min_length=1, max_length=80, description="name of the webhook we create"
     )
+    webhook_urls: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="channel id → webhook URL an admin made, for bots without Manage Webhooks",
+    )
     max_upload_bytes: int = Field(
         10 * 1024 * 1024, gt=0, description="larger attachments are relayed as links"
     )
@@ -109,10 +117,59 @@ class TelegramSettings(NetworkSettings):
     )
 
 
+class EmailListSettings(NetworkSettings):
+    """Options for one bridged list, under ``[networks.email.NAME.lists."LIST@ADDRESS"]``."""
+
+    mode: Literal["each", "digest"] = Field(
+        "each", description='"each": one mail per chat message; "digest": one per thread per period'
+    )
+    digest_period: float = Field(
+        900.0, gt=0, description="seconds a digest gathers messages before it is sent"
+    )
+    senders: Literal["list-members", "anyone"] | list[str] = Field(
+        "list-members",
+        description='"list-members": only mail the list distributed (List-Post names this list); '
+        '"anyone"; or a list of allowed sender addresses (an entry "@domain" allows a domain)',
+    )
+    require_auth: Literal["none", "dkim", "spf", "dkim-or-spf"] = Field(
+        "none", description="relay only mail whose Authentication-Results show this pass"
+    )
+    subject_tag: str | None = Field(
+        None, description="prefix of bridged subjects, default the bridge name in brackets"
+    )
+
+
 class EmailSettings(NetworkSettings):
-    """The bot's mailbox, subscribed to each bridged list."""
+    """The bot's mailbox, subscribed to each bridged list (a room is the list's posting address).
+
+    Mail goes out through ``smtp`` (``smtp+starttls://USER:PASS@HOST:PORT``, ``smtps://...``,
+    or plain ``smtp://HOST:PORT``). Mail comes in either over ``imap`` (``imaps://USER:PASS@
+    HOST:PORT/FOLDER`` or ``imap://...``: IDLE, or polling every ``poll_interval`` where IDLE
+    is missing) or through ``listen`` (``HOST:PORT``, an SMTP or LMTP server per
+    ``listen_protocol`` that the list delivers to). Per-list options live in ``lists``, keyed
+    by the list address; a list without an entry uses :class:`EmailListSettings` defaults.
+    """
 
     address: str
     smtp: SecretStr
     imap: SecretStr | None = None
     listen: str | None = None
+    listen_protocol: Literal["smtp", "lmtp"] = Field(
+        "smtp", description="protocol of the listen server"
+    )
+    lists: dict[str, EmailListSettings] = Field(
+        default_factory=dict, description="per-list options keyed by list address"
+    )
+    poll_interval: float = Field(
+        60.0, gt=0, description="seconds between IMAP checks when the server lacks IDLE"
+    )
+    idle_timeout: float = Field(
+        1500.0, gt=0, description="seconds before IDLE is renewed (RFC 2177: under 29 min)"
+    )
+    timeout: float = Field(30.0, gt=0, description="seconds before an SMTP/IMAP call times out")
+    max_attachment_bytes: int = Field(
+        10_000_000, ge=0, description="larger inbound attachments are named in the text only"
+    )
+    trusted_authserv_id: str | None = Field(
+        None, description="only Authentication-Results from this server id count (require_auth)"
+    )

@@ -1,0 +1,1 @@
+"""Telegram adapter and lab server tests."""
