@@ -10,6 +10,7 @@ attempt budget become dead letters that admins can list and retry.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import time
@@ -28,6 +29,17 @@ __all__ = ["Dispatcher"]
 log = logging.getLogger("bridgebot.dispatch")
 
 
+def _attachment(a: Mapping[str, Any]) -> Attachment:
+    data = a.get("data")
+    return Attachment(
+        a["filename"],
+        a["mime_type"],
+        a["size"],
+        url=a.get("url"),
+        data=base64.b64decode(data) if data else None,
+    )
+
+
 def outbound_from(
     payload: Mapping[str, Any], reply_to: str | None, thread: str | None
 ) -> Outbound:
@@ -43,10 +55,7 @@ def outbound_from(
         avatar_url=payload.get("avatar_url"),
         reply_to=reply_to,
         thread=thread,
-        attachments=tuple(
-            Attachment(a["filename"], a["mime_type"], a["size"], url=a.get("url"))
-            for a in payload.get("attachments", ())
-        ),
+        attachments=tuple(_attachment(a) for a in payload.get("attachments", ())),
         ts=payload.get("ts", 0.0),
         is_announcement=bool(payload.get("announce")),
     )

@@ -7,6 +7,7 @@ and asks adapters' ``capabilities`` instead of their names.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -69,7 +70,16 @@ def _fit(text: str, label: str, caps: Capabilities) -> str:
 
 
 def _attachment(a: Attachment) -> dict[str, Any]:
-    return {"filename": a.filename, "mime_type": a.mime_type, "size": a.size, "url": a.url}
+    # Inline bytes travel through the outbox too (base64), so a file downloaded from a
+    # network whose URLs are private (Telegram's carry the bot token) still crosses.
+    data = base64.b64encode(a.data).decode("ascii") if a.data is not None else None
+    return {
+        "filename": a.filename,
+        "mime_type": a.mime_type,
+        "size": a.size,
+        "url": a.url,
+        "data": data,
+    }
 
 
 def _payload(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -146,3 +147,18 @@ async def test_an_outage_delays_one_room_without_slowing_the_others(tmp_path: Pa
                 await asyncio.sleep(0.05)
     assert got_fine == [f"m{i:02d}" for i in range(n)]
     assert got_stuck == [f"m{i:02d}" for i in range(n)]
+
+
+async def test_a_file_crosses_with_its_bytes(tmp_path: Path) -> None:
+    a, b = api_rooms("a", "b")
+    data = base64.b64encode(b"minutes of the meeting\n").decode()
+    extra = {"file": [{"Name": "minutes.txt", "Data": data, "Size": 23}]}
+    async with running_hub(config_for([a, b]), tmp_path) as hub, aiohttp.ClientSession() as s:
+        assert (await post(s, a.url, text="see attached", Extra=extra)).status == 200
+        assert hub.dispatcher is not None
+        await hub.dispatcher.idle()
+        got = (await drain(s, b.url))[0]
+    assert got["text"] == "see attached"
+    files = got["Extra"]["file"]
+    assert [f["Name"] for f in files] == ["minutes.txt"]
+    assert base64.b64decode(files[0]["Data"]) == b"minutes of the meeting\n"
