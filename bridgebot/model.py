@@ -49,7 +49,9 @@ class RoomRef:
         """Parse ``ACCOUNT:ROOM``, split at the first colon; raises ``ValueError``."""
         account, sep, room_id = text.partition(":")
         if not sep or not account or not room_id:
-            raise ValueError(f"room {text!r} is not of the form ACCOUNT:ROOM, e.g. slack.work:C0123")
+            raise ValueError(
+                f"room {text!r} is not of the form ACCOUNT:ROOM, e.g. slack.work:C0123"
+            )
         if "." not in account:
             raise ValueError(
                 f"room {text!r}: account {account!r} must be TYPE.NAME, e.g. slack.work"
