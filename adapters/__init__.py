@@ -17,6 +17,7 @@ __all__ = ["NETWORKS", "registry", "settings_models"]
 #: Network type → module that exports its SPEC.
 NETWORKS: dict[str, str] = {
     "api": "adapters.api",
+    "discord": "adapters.discord",
     "telegram": "adapters.telegram",
 }
 
