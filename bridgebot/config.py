@@ -31,6 +31,7 @@ from bridgebot.config_models import (
     RolesConfig,
     RoomConfig,
     StoreConfig,
+    WebConfig,
 )
 from bridgebot.config_problems import Loc, did_you_mean, format_path, show_value, translate_errors
 from bridgebot.config_report import format_problems, summary
@@ -50,6 +51,7 @@ __all__ = [
     "RolesConfig",
     "RoomConfig",
     "StoreConfig",
+    "WebConfig",
     "format_problems",
     "load_config",
     "parse_config",
@@ -57,7 +59,7 @@ __all__ = [
 ]
 
 #: The top-level tables of bot.toml.
-SECTIONS = ("store", "log", "networks", "roles", "dispatch", "bridges")
+SECTIONS = ("store", "log", "web", "networks", "roles", "dispatch", "bridges")
 
 _ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _TOML_POSITION = re.compile(r"^(?P<msg>.*) \(at line (?P<line>\d+), column (?P<col>\d+)\)$")
@@ -180,6 +182,7 @@ class _Loader:
                 self.problem((key,), f"unknown key {key!r}{hint}")
         store = self.validate(StoreConfig, data.get("store", {}), ("store",))
         log = self.validate(LogConfig, data.get("log", {}), ("log",))
+        web = self.validate(WebConfig, data.get("web", {}), ("web",))
         roles = self.validate(RolesConfig, data.get("roles", {}), ("roles",))
         dispatch = self.validate(DispatchConfig, data.get("dispatch", {}), ("dispatch",))
         networks = self.networks(data.get("networks", {}))
@@ -188,12 +191,20 @@ class _Loader:
         self.problems += check_bridges(bridges, self.accounts, types)
         self.problems += check_roles(data.get("roles"), self.accounts, types)
         self.problems += check_rate_types(data.get("dispatch"), types)
-        if store is None or log is None or roles is None or dispatch is None or self.problems:
+        if (
+            store is None
+            or log is None
+            or web is None
+            or roles is None
+            or dispatch is None
+            or self.problems
+        ):
             return None
         return Config(
             source=source,
             store=store,
             log=log,
+            web=web,
             networks=networks,
             roles=roles,
             dispatch=dispatch,

@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     PlainValidator,
+    SecretStr,
     StrictBool,
     StrictInt,
     field_validator,
@@ -42,6 +43,7 @@ __all__ = [
     "RolesConfig",
     "RoomConfig",
     "StoreConfig",
+    "WebConfig",
     "check_label",
 ]
 
@@ -156,6 +158,22 @@ class LogConfig(_Frozen):
         return value.lower() if isinstance(value, str) else value
 
 
+class WebConfig(_Frozen):
+    """``[web]``: the admin page, /metrics and /health (off by default in ``run``)."""
+
+    enabled: bool = False
+    bind: str = Field(default="127.0.0.1:8480", examples=['"127.0.0.1:8480"'])
+    token: SecretStr | None = None
+
+    @field_validator("bind")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+            raise ValueError(f'{value!r} is not HOST:PORT, e.g. "127.0.0.1:8480"')
+        return value
+
+
 class RolesConfig(_Frozen):
     """``[roles]``: who may run admin commands and announcements (``ACCOUNT:USER``)."""
 
@@ -180,8 +198,11 @@ class RateConfig(_Frozen):
 
 #: Each network's documented limits (LAB-NOTES.md); a user table overrides key by key.
 DEFAULT_RATES: Mapping[str, RateConfig] = {
-    "slack": RateConfig(per_room=1.0, room_burst=3),
-    "telegram": RateConfig(per_room=1.0, room_burst=3, per_network=30.0, network_burst=30),
+    # Slightly under each network's published limit: pacing exactly at the limit draws the
+    # odd 429 from timing jitter. Slack: about 1 message/s per channel with short bursts.
+    "slack": RateConfig(per_room=0.9, room_burst=2),
+    # Telegram: 20 messages a minute per group (2 + 0.3/s x 60 s = 20), 30/s per bot.
+    "telegram": RateConfig(per_room=0.3, room_burst=2, per_network=30.0, network_burst=30),
     "discord": RateConfig(per_room=5.0, room_burst=5, per_network=50.0, network_burst=50),
     "matrix": RateConfig(per_network=10.0, network_burst=20),
     "email": RateConfig(per_room=1.0, room_burst=5),
@@ -193,7 +214,7 @@ class DispatchConfig(_Frozen):
     """``[dispatch]``: how long and how often deliveries are tried, and how fast."""
 
     deadline: float = Field(default=86400.0, gt=0, strict=True)
-    max_attempts: StrictInt = Field(default=12, ge=1)
+    max_attempts: StrictInt = Field(default=100, ge=1)
     rate: dict[str, RateConfig] = Field(default_factory=lambda: dict(DEFAULT_RATES))
 
     @field_validator("rate", mode="before")
@@ -276,6 +297,7 @@ class Config(_Frozen):
     source: str
     store: StoreConfig = StoreConfig()
     log: LogConfig = LogConfig()
+    web: WebConfig = WebConfig()
     #: Account name ("slack.work") → that network's validated settings model.
     networks: dict[str, BaseModel] = Field(default_factory=dict)
     roles: RolesConfig = RolesConfig()
