@@ -16,12 +16,18 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bridgebot.config import Config, format_problems, load_config, summary
 from bridgebot.errors import BridgeError, ConfigError
 from bridgebot.logs import setup_logging
 
-__all__ = ["main"]
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from bridgebot.hub import Hub
+
+__all__ = ["main", "start_web"]
 
 log = logging.getLogger("bridgebot")
 DEFAULT_CONFIG = os.environ.get("BRIDGEBOT_CONFIG", "bot.toml")
@@ -63,8 +69,11 @@ async def _run(path: str) -> int:
         task.add_done_callback(reloads.discard)
 
     loop.add_signal_handler(signal.SIGHUP, reload)
+    runner: web.AppRunner | None = None
     try:
         await hub.start()
+        if config.web.enabled:
+            runner = await start_web(hub, config)
         log.info(
             "bridgebot is running with %s: %d bridges, %d accounts",
             path,
@@ -74,15 +83,31 @@ async def _run(path: str) -> int:
         await stop.wait()
         log.info("stopping; undelivered messages stay in the outbox for the next start")
     finally:
+        if runner is not None:
+            await runner.cleanup()
         await hub.stop()
         await store.close()
     return 0
 
 
-async def _reload(hub: object, path: str) -> None:
-    from bridgebot.hub import Hub
+async def start_web(hub: Hub, config: Config, token: str | None = None) -> web.AppRunner:
+    """Serve the admin page for ``hub`` on ``[web] bind``; refuse to run it without a token."""
+    from bridgebot.web import bound_port, create_app, serve
 
-    assert isinstance(hub, Hub)
+    if token is None:
+        if config.web.token is None:
+            raise ConfigError(
+                f"{config.source}: web.token: the admin page needs a token; write "
+                'token = "${BRIDGEBOT_ADMIN_TOKEN}" and export BRIDGEBOT_ADMIN_TOKEN'
+            )
+        token = config.web.token.get_secret_value()
+    host, _, port = config.web.bind.rpartition(":")
+    runner = await serve(create_app(hub, token=token), host, int(port))
+    log.info("admin page on http://%s:%d/", host, bound_port(runner))
+    return runner
+
+
+async def _reload(hub: Hub, path: str) -> None:
     try:
         config = _load(path)
         await hub.reload_rules(config)
