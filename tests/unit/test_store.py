@@ -1,0 +1,289 @@
+"""The store's contract: dedupe, FIFO outbox, id map, dead letters, small state tables."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bridgebot.errors import StoreError
+from bridgebot.store import AuditEntry, NewDelivery, OutboxItem, Store
+
+SLACK = "slack.work:C1"
+MATRIX = "matrix.home:!r:example.org"
+DISCORD = "discord.guild:42"
+
+
+class Clock:
+    """A settable clock, so timestamps and deadlines are exact in assertions."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def store(tmp_path: Path, clock: Clock) -> AsyncIterator[Store]:
+    # A real file, so WAL mode and the on-disk schema are what is tested.
+    opened = await Store.open(tmp_path / "bridge.db", clock=clock)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+def to(room: str, kind: str = "message", n: int = 0, deadline: float | None = None) -> NewDelivery:
+    return NewDelivery(room, kind, json.dumps({"n": n}), deadline)
+
+
+async def accept(store: Store, remote_id: str, *dests: str, room: str = SLACK) -> int:
+    message_id = await store.accept_message(
+        room, remote_id, f"{room}:U1", None, 5.0, [to(d) for d in dests]
+    )
+    assert message_id is not None
+    return message_id
+
+
+async def test_accept_message_writes_message_and_outbox_rows(store: Store, clock: Clock) -> None:
+    message_id = await store.accept_message(
+        SLACK,
+        "1.0001",
+        "slack.work:U1",
+        "khub",
+        5.0,
+        [to(MATRIX, n=1), to(DISCORD, n=2, deadline=9e9)],
+    )
+    assert message_id is not None
+    assert await store.message_origin(message_id) == (SLACK, "1.0001", "slack.work:U1")
+    [m] = await store.next_batch(MATRIX)
+    assert m == OutboxItem(
+        m.id, message_id, MATRIX, "message", '{"n": 1}', 0, 0.0, None, clock.now
+    )
+    [d] = await store.next_batch(DISCORD)
+    assert (d.payload, d.deadline) == ('{"n": 2}', 9e9)
+    assert await store.outbox_size() == 2
+
+
+async def test_duplicate_message_is_refused_and_writes_nothing(store: Store) -> None:
+    first = await accept(store, "1.0001", MATRIX)
+    again = await store.accept_message(SLACK, "1.0001", "slack.work:U1", None, 5.0, [to(DISCORD)])
+    assert again is None
+    assert await store.queue_depths() == {MATRIX: 1}
+    # Same remote id in another room is a different message.
+    other = await accept(store, "1.0001", MATRIX, room=DISCORD)
+    assert other != first
+
+
+async def test_message_without_deliveries_is_still_known(store: Store) -> None:
+    message_id = await accept(store, "m1")
+    assert await store.find_message(SLACK, "m1") == message_id
+    assert await store.outbox_size() == 0
+    assert await store.pending_rooms() == []
+
+
+async def test_followups_dedupe_per_kind_room_and_remote_id(store: Store) -> None:
+    message_id = await accept(store, "m1")
+    edit = [to(MATRIX, "edit")]
+    assert await store.accept_followup("edit", SLACK, "e1", message_id, edit)
+    assert not await store.accept_followup("edit", SLACK, "e1", message_id, edit)
+    # Slack reuses the edited message's ts for a delete: a different kind is not a duplicate.
+    assert await store.accept_followup("delete", SLACK, "e1", message_id, [to(MATRIX, "delete")])
+    kinds = [item.kind for item in await store.next_batch(MATRIX)]
+    assert kinds == ["edit", "delete"]
+
+
+async def test_bad_input_becomes_store_error(store: Store) -> None:
+    with pytest.raises(StoreError, match="unknown kind 'poke'"):
+        await store.accept_message(SLACK, "m1", "u", None, 1.0, [to(MATRIX, "poke")])
+    with pytest.raises(StoreError, match="unknown kind 'message'"):
+        await store.accept_followup("message", SLACK, "x", 1, [])
+    with pytest.raises(StoreError, match="JSON text"):
+        await store.add_deliveries(1, [NewDelivery(MATRIX, "message", b"{}", None)])  # type: ignore[arg-type]
+    # A follow-up or an announcement of a message that does not exist: the foreign key.
+    with pytest.raises(StoreError, match="add_deliveries failed: FOREIGN KEY"):
+        await store.add_deliveries(999, [to(MATRIX)])
+    with pytest.raises(StoreError, match="accept_followup failed"):
+        await store.accept_followup("edit", SLACK, "e1", 999, [to(MATRIX, "edit")])
+    # Nothing half-written by the failed transactions.
+    assert await store.outbox_size() == 0
+    assert await store.find_message(SLACK, "m1") is None
+
+
+async def test_outbox_is_fifo_per_room_and_batches(store: Store) -> None:
+    for i in range(10):
+        # Interleave rooms, so order per room cannot come from insertion order alone.
+        await accept(store, f"m{i}", MATRIX, DISCORD) if i % 2 else await accept(
+            store, f"m{i}", DISCORD
+        )
+    assert await store.queue_depths() == {MATRIX: 5, DISCORD: 10}
+    assert await store.pending_rooms() == sorted([MATRIX, DISCORD])
+    seen: list[int] = []
+    while batch := await store.next_batch(DISCORD, limit=3):
+        assert len(batch) <= 3
+        seen.extend(item.message_id for item in batch)
+        for item in batch:
+            await store.complete(item, f"d-{item.message_id}")
+    assert seen == sorted(seen) and len(seen) == 10
+    assert await store.pending_rooms() == [MATRIX]
+    assert await store.next_batch(MATRIX, limit=0) == []
+
+
+async def test_complete_records_copy_and_feeds_the_id_map(store: Store) -> None:
+    message_id = await accept(store, "m1", MATRIX, DISCORD)
+    for room in (MATRIX, DISCORD):
+        [item] = await store.next_batch(room)
+        await store.complete(item, f"$copy-in-{room}")
+    assert await store.outbox_size() == 0
+    assert await store.copies_of(message_id) == sorted(
+        [(MATRIX, f"$copy-in-{MATRIX}"), (DISCORD, f"$copy-in-{DISCORD}")]
+    )
+    # find_message answers for the origin and for every copy.
+    assert await store.find_message(SLACK, "m1") == message_id
+    assert await store.find_message(MATRIX, f"$copy-in-{MATRIX}") == message_id
+    assert await store.find_message(MATRIX, "m1") is None
+    # remote_id_in: the origin id in the origin room, the copy's elsewhere.
+    assert await store.remote_id_in(message_id, SLACK) == "m1"
+    assert await store.remote_id_in(message_id, DISCORD) == f"$copy-in-{DISCORD}"
+    assert await store.remote_id_in(message_id, "telegram.bot:-1") is None
+    assert await store.is_copy(MATRIX, f"$copy-in-{MATRIX}")
+    assert not await store.is_copy(SLACK, "m1")  # the origin is not an echo
+    assert await store.message_origin(message_id + 1) is None
+
+
+async def test_complete_without_remote_id_and_followup_kinds(store: Store) -> None:
+    message_id = await accept(store, "m1", MATRIX)
+    [item] = await store.next_batch(MATRIX)
+    await store.complete(item, "$c1")
+    await store.accept_followup("edit", SLACK, "e1", message_id, [to(MATRIX, "edit")])
+    [edit] = await store.next_batch(MATRIX)
+    await store.complete(edit, "$c1")  # the dispatcher passes the target id back
+    assert await store.copies_of(message_id) == [(MATRIX, "$c1")]
+    await store.accept_followup("delete", SLACK, "d1", message_id, [to(MATRIX, "delete")])
+    [delete] = await store.next_batch(MATRIX)
+    await store.complete(delete, "$c1")
+    assert await store.copies_of(message_id) == []
+    assert not await store.is_copy(MATRIX, "$c1")
+    # A skipped message (no remote id) records no copy.
+    second = await accept(store, "m2", MATRIX)
+    [skipped] = await store.next_batch(MATRIX)
+    await store.complete(skipped, None)
+    assert await store.copies_of(second) == []
+
+
+async def test_a_reused_remote_id_moves_to_the_newer_copy(store: Store) -> None:
+    first = await accept(store, "m1", MATRIX)
+    second = await accept(store, "m2", MATRIX)
+    one, two = await store.next_batch(MATRIX)
+    await store.complete(one, "7")
+    await store.complete(two, "7")
+    assert await store.find_message(MATRIX, "7") == second
+    assert await store.copies_of(first) == []
+
+
+async def test_postpone_keeps_the_row_at_the_head(store: Store) -> None:
+    await accept(store, "m1", MATRIX)
+    await accept(store, "m2", MATRIX)
+    head, _ = await store.next_batch(MATRIX)
+    await store.postpone(head.id, 3, 2_000.5)
+    again, _ = await store.next_batch(MATRIX)
+    assert (again.id, again.attempts, again.not_before) == (head.id, 3, 2_000.5)
+
+
+async def test_dead_letter_and_retry_round_trip(store: Store, clock: Clock) -> None:
+    ids = [await accept(store, f"m{i}", MATRIX) for i in range(3)]
+    await store.add_deliveries(ids[0], [to(MATRIX, deadline=clock.now + 60)])
+    items = await store.next_batch(MATRIX)
+    assert [i.message_id for i in items] == [*ids, ids[0]]
+    clock.now += 100
+    await store.dead_letter(items[3], "deadline passed")
+    await store.dead_letter(items[0], "forbidden")
+    await store.dead_letter(items[0], "twice")  # already settled: no second record
+    letters = await store.dead_letters()
+    assert [(d.id, d.message_id, d.reason) for d in letters] == [
+        (letters[0].id, ids[0], "forbidden"),
+        (letters[1].id, ids[0], "deadline passed"),
+    ]
+    assert letters[0].failed_at == clock.now and letters[0].kind == "message"
+    assert await store.outbox_size() == 2
+    clock.now += 5
+    assert await store.retry_dead_letters([letters[1].id, 12345]) == 1
+    tail = (await store.next_batch(MATRIX))[-1]
+    # Back at the tail, attempts reset, the same 60 s of grace counted from now.
+    assert (tail.message_id, tail.attempts, tail.created_at) == (ids[0], 0, clock.now)
+    assert tail.deadline == clock.now + 60
+    assert await store.retry_dead_letters() == 1
+    assert await store.dead_letters() == []
+    assert await store.retry_dead_letters() == 0
+    assert await store.outbox_size() == 4
+    assert await store.dead_letters(limit=0) == []
+
+
+async def test_audit_log_is_newest_first(store: Store, clock: Clock) -> None:
+    await store.audit("matrix.home:@alice:example.org", "bridge.link", "linked C1", room=SLACK)
+    clock.now += 1
+    await store.audit("cli", "announce", "to every bridge")
+    log = await store.audit_log()
+    assert [e.action for e in log] == ["announce", "bridge.link"]
+    assert log[0] == AuditEntry(log[0].id, clock.now, "cli", None, "announce", "to every bridge")
+    assert log[1].room == SLACK
+    assert len(await store.audit_log(limit=1)) == 1
+
+
+async def test_consent_overrides_and_cursors_upsert(store: Store, clock: Clock) -> None:
+    assert await store.get_consent("slack.work:U1") is None
+    await store.set_consent("slack.work:U1", True)
+    assert await store.get_consent("slack.work:U1") is True
+    await store.set_consent("slack.work:U1", False)
+    assert await store.get_consent("slack.work:U1") is False
+
+    await store.set_override(SLACK, "privacy", '"closed"', "alice")
+    clock.now += 1
+    await store.set_override(SLACK, "privacy", '"public"', "bob")
+    await store.set_override(MATRIX, "sends", "false", "alice")
+    assert await store.overrides() == sorted(
+        [
+            (SLACK, "privacy", '"public"', "bob", clock.now),
+            (MATRIX, "sends", "false", "alice", clock.now),
+        ]
+    )
+    await store.delete_override(SLACK, "privacy")
+    await store.delete_override(SLACK, "absent")
+    assert [o[0] for o in await store.overrides()] == [MATRIX]
+
+    assert await store.get_cursor("telegram.bot:offset") is None
+    await store.set_cursor("telegram.bot:offset", "41")
+    await store.set_cursor("telegram.bot:offset", "42")
+    assert await store.get_cursor("telegram.bot:offset") == "42"
+
+
+async def test_state_survives_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "dir" / "bridge.db"  # parent directories are created
+    first = await Store.open(path)
+    message_id = await accept(first, "m1", MATRIX)
+    [item] = await first.next_batch(MATRIX)
+    await first.complete(item, "$c")
+    await first.set_cursor("k", "v")
+    await first.close()
+    await first.close()  # idempotent
+    second = await Store.open(path)
+    try:
+        assert await second.find_message(MATRIX, "$c") == message_id
+        assert await second.get_cursor("k") == "v"
+    finally:
+        await second.close()
+
+
+async def test_use_after_close_is_a_store_error(tmp_path: Path) -> None:
+    closed = await Store.open(":memory:")
+    await closed.close()
+    with pytest.raises(StoreError, match="outbox_size called after close"):
+        await closed.outbox_size()
