@@ -343,6 +343,9 @@ class Hub:
         }
 
     async def _write_status(self) -> None:
+        """Every 5 s: publish the status snapshot for `bridgebot status`, and pick up rows
+        another process queued (e.g. `bridgebot dead-letters retry`)."""
         while True:
             await self.store.set_cursor(STATUS_CURSOR, json.dumps(self.status()))
+            await self.wake_all()
             await asyncio.sleep(5)
