@@ -1,0 +1,1 @@
+"""Local lab servers: every network on loopback, for tests and ``bridgebot demo``."""
