@@ -28,6 +28,9 @@ __all__ = ["Dispatcher"]
 
 log = logging.getLogger("bridgebot.dispatch")
 
+#: Rows a room worker reads at a time.
+BATCH = 32
+
 
 def _attachment(a: Mapping[str, Any]) -> Attachment:
     data = a.get("data")
@@ -149,14 +152,25 @@ class Dispatcher:
     async def _run(self, room_key: str) -> None:
         room = RoomRef.parse(room_key)
         wake = self._wake[room_key]
+        batch: list[OutboxItem] | None = None
         try:
             while not self._closing:
-                wake.clear()
-                batch = await self._store.next_batch(room_key)
+                if batch is None:
+                    wake.clear()
+                    batch = await self._store.next_batch(room_key, BATCH)
                 if not batch:
+                    if wake.is_set():  # notified while we were reading: look again
+                        batch = None
+                        continue
                     return
-                for item in batch:
-                    await self._deliver(room, item)
+                following: list[OutboxItem] | None = None
+                for i, item in enumerate(batch):
+                    last = i == len(batch) - 1
+                    if last:
+                        wake.clear()
+                    # The last item's settlement also reads the next rows, in one trip.
+                    following = await self._deliver(room, item, fetch_next=last)
+                batch = following
         except asyncio.CancelledError:
             raise
         except StoreError:
@@ -170,14 +184,21 @@ class Dispatcher:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
 
-    async def _deliver(self, room: RoomRef, item: OutboxItem) -> None:
-        """Deliver one row, retrying in place until it is sent, skipped or dead."""
+    async def _deliver(
+        self, room: RoomRef, item: OutboxItem, fetch_next: bool = False
+    ) -> list[OutboxItem] | None:
+        """Deliver one row, retrying in place until it is sent, skipped or dead.
+
+        With ``fetch_next``, returns the room's next rows read in the same store trip as
+        the settlement (None when it did not read them).
+        """
+        limit = BATCH if fetch_next else 0
         attempts = item.attempts
         while True:
             now = self._clock()
             if item.deadline is not None and now > item.deadline:
                 await self._dead(item, "deadline passed before it could be delivered")
-                return
+                return None
             if item.not_before > now:
                 await asyncio.sleep(item.not_before - now)
             await self._wait_until_up(room)
@@ -188,9 +209,9 @@ class Dispatcher:
                 remote_id = await self._attempt(room, item)
             except _Skip as exc:
                 log.info("room %s: delivery %d skipped: %s", room, item.id, exc)
-                await self._store.complete(item, None)
+                following = await self._store.complete(item, None, limit)
                 self._settled(item, "skipped", str(exc))
-                return
+                return following if fetch_next else None
             except RateLimited as exc:
                 room_bucket.pause(exc.retry_after)
                 item = await self._postpone(item, attempts, exc.retry_after)
@@ -200,7 +221,7 @@ class Dispatcher:
                 attempts += 1
                 if attempts >= self._config.max_attempts:
                     await self._dead(item, f"gave up after {attempts} attempts: {exc}")
-                    return
+                    return None
                 delay = self._backoff.delay(attempts)
                 log.warning(
                     "room %s: transient failure (%s); retry %d in %.1fs",
@@ -213,15 +234,15 @@ class Dispatcher:
                 continue
             except PermanentError as exc:
                 await self._dead(item, str(exc))
-                return
+                return None
             except Exception as exc:  # an adapter bug must not kill the room's worker
                 log.exception("room %s: adapter raised an unexpected error", room)
                 await self._dead(item, f"unexpected error: {type(exc).__name__}: {exc}")
-                return
-            await self._store.complete(item, remote_id)
+                return None
+            following = await self._store.complete(item, remote_id, limit)
             self.sent += 1
             self._settled(item, "sent", remote_id)
-            return
+            return following if fetch_next else None
 
     def _settled(self, item: OutboxItem, outcome: str, detail: str | None) -> None:
         if self.on_settled is not None:

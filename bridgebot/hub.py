@@ -28,7 +28,7 @@ from bridgebot.router import Links, Plan, delivery_key, plan
 from bridgebot.store import NewDelivery, OutboxItem, Store
 from bridgebot.supervisor import Supervisor
 from bridgebot.topology import build_topology
-from rules import Topology
+from rules import Consent, Topology
 
 __all__ = ["Hub"]
 
@@ -175,6 +175,11 @@ class Hub:
     async def _consent(self, event: Event) -> bool | None:
         if event.kind is not EventKind.MESSAGE and event.kind is not EventKind.EDIT:
             return None
+        topology = self.topology
+        assert topology is not None
+        # Only rooms that ask for opt-in consult consent: skip the store trip otherwise.
+        if all(p.consent is not Consent.OPT_IN for _, p in topology.memberships(event.room)):
+            return None
         return await self.store.get_consent(event.author_ref)
 
     async def handle(self, event: Event) -> None:
@@ -183,7 +188,8 @@ class Hub:
         Raises RejectedEvent for events the sender should hear about (API posts).
         """
         room = str(event.room)
-        if await self.store.is_copy(room, event.remote_id):
+        # For messages the store checks this inside accept_message (one trip fewer).
+        if event.kind is not EventKind.MESSAGE and await self.store.is_copy(room, event.remote_id):
             return  # our own copy coming back: an echo
         if event.kind is EventKind.MESSAGE and not event.text.strip() and not event.attachments:
             raise RejectedEvent("empty message: send some text or an attachment")

@@ -234,8 +234,8 @@ class Store:
     ) -> int | None:
         """Record an origin message and its outbox rows in one transaction.
 
-        Returns the new message id, or None if (room, remote_id) was accepted before; a
-        duplicate writes nothing.
+        Returns the new message id, or None if (room, remote_id) was accepted before or is
+        one of our own copies (an echo); then nothing is written.
         """
         ops.check_deliveries(deliveries)
         row = (room, remote_id, author_ref, bridge, ts, self._clock())
@@ -314,12 +314,18 @@ class Store:
         """
         return await self._call("next_batch", ops.next_batch, dest_room, max(0, limit))
 
-    async def complete(self, item: OutboxItem, remote_id: str | None) -> None:
+    async def complete(
+        self, item: OutboxItem, remote_id: str | None, next_limit: int = 0
+    ) -> list[OutboxItem]:
         """Settle a delivery: drop its row and update the id map, in one transaction.
 
         A sent ``message`` with a ``remote_id`` records the copy; a ``delete`` forgets it.
+        With ``next_limit``, also return the room's next pending rows (as ``next_batch``),
+        saving the dispatcher a trip to the database thread.
         """
-        await self._write("complete", ops.complete, item, remote_id, self._clock())
+        return await self._write(
+            "complete", ops.complete, item, remote_id, self._clock(), next_limit
+        )
 
     async def postpone(self, item_id: int, attempts: int, not_before: float) -> None:
         """Record a failed attempt: the row stays at the head, retried after ``not_before``."""

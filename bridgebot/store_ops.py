@@ -87,6 +87,7 @@ class AuditEntry:
 
 # -- SQL, kept as constants so sqlite3's statement cache reuses the prepared statements ----
 
+_IS_COPY = "SELECT 1 FROM copies WHERE room = ? AND remote_id = ?"
 _INSERT_MESSAGE = """
     INSERT INTO messages (room, remote_id, author_ref, bridge, ts, accepted_at)
     VALUES (?, ?, ?, ?, ?, ?)
@@ -243,7 +244,10 @@ def accept_message(
     row: tuple[str, str, str, str | None, float, float],
     deliveries: Sequence[NewDelivery],
 ) -> int | None:
-    """Insert an origin message and its deliveries; None if it is a duplicate."""
+    """Insert an origin message and its deliveries; None if it is a duplicate, or if it is
+    one of our own copies coming back (an echo; checked here to save the Hub a trip)."""
+    if conn.execute(_IS_COPY, (row[0], row[1])).fetchone() is not None:
+        return None
     with atomic(conn):
         # fetchall, not fetchone: the RETURNING statement must finish before COMMIT.
         ids = conn.execute(_INSERT_MESSAGE, row).fetchall()
@@ -281,9 +285,21 @@ def next_batch(conn: sqlite3.Connection, dest_room: str, limit: int) -> list[Out
 
 
 def complete(
+    conn: sqlite3.Connection,
+    item: OutboxItem,
+    remote_id: str | None,
+    now: float,
+    next_limit: int = 0,
+) -> list[OutboxItem]:
+    """Drop a settled row and record (message) or forget (delete) the copy; then, if
+    ``next_limit``, read the room's next rows in the same trip (the dispatcher's hot path)."""
+    _complete(conn, item, remote_id, now)
+    return next_batch(conn, item.dest_room, next_limit) if next_limit else []
+
+
+def _complete(
     conn: sqlite3.Connection, item: OutboxItem, remote_id: str | None, now: float
 ) -> None:
-    """Drop a settled row and record (message) or forget (delete) the copy."""
     with atomic(conn):
         conn.execute(_DELETE_ITEM, (item.id,))
         if item.kind == "message" and remote_id is not None:

@@ -69,7 +69,7 @@ def test_minimal_config_gets_every_default() -> None:
     assert config.store.path == "bridgebot.db"
     assert (config.log.level, config.log.format) == ("info", "text")
     assert config.roles.admins == () and config.roles.facilitators == ()
-    assert config.dispatch.deadline == 86400.0 and config.dispatch.max_attempts == 12
+    assert config.dispatch.deadline == 86400.0 and config.dispatch.max_attempts == 100
     assert config.dispatch.rate == dict(DEFAULT_RATES)
     assert config.dispatch.rate["api"] == RateConfig()
     slack = config.networks["slack.work"]
@@ -134,7 +134,7 @@ per_network = 0
 """
     )
     slack = config.dispatch.rate["slack"]
-    assert (slack.per_room, slack.room_burst, slack.per_network) == (2.0, 3, None)
+    assert (slack.per_room, slack.room_burst, slack.per_network) == (2.0, 2, None)  # burst: the default
     discord = config.dispatch.rate["discord"]
     assert (discord.per_room, discord.room_burst, discord.per_network) == (5.0, 5, None)
     assert config.dispatch.rate["telegram"] == DEFAULT_RATES["telegram"]
