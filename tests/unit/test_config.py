@@ -134,7 +134,7 @@ per_network = 0
 """
     )
     slack = config.dispatch.rate["slack"]
-    assert (slack.per_room, slack.room_burst, slack.per_network) == (2.0, 2, None)  # burst: the default
+    assert (slack.per_room, slack.room_burst, slack.per_network) == (2.0, 2, None)
     discord = config.dispatch.rate["discord"]
     assert (discord.per_room, discord.room_burst, discord.per_network) == (5.0, 5, None)
     assert config.dispatch.rate["telegram"] == DEFAULT_RATES["telegram"]
