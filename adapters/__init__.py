@@ -18,6 +18,7 @@ __all__ = ["NETWORKS", "registry", "settings_models"]
 NETWORKS: dict[str, str] = {
     "api": "adapters.api",
     "discord": "adapters.discord",
+    "email": "adapters.email",
     "matrix": "adapters.matrix",
     "slack": "adapters.slack",
     "telegram": "adapters.telegram",

@@ -121,7 +121,8 @@ class EmailListSettings(NetworkSettings):
     """Options for one bridged list, under ``[networks.email.NAME.lists."LIST@ADDRESS"]``."""
 
     mode: Literal["each", "digest"] = Field(
-        "each", description='"each": one mail per chat message; "digest": one per thread per period'
+        "each",
+        description='"each": one mail per chat message; "digest": one per thread per period',
     )
     digest_period: float = Field(
         900.0, gt=0, description="seconds a digest gathers messages before it is sent"
@@ -160,8 +161,9 @@ class EmailSettings(NetworkSettings):
     lists: dict[str, EmailListSettings] = Field(
         default_factory=dict, description="per-list options keyed by list address"
     )
+    idle: bool = Field(True, description="use IMAP IDLE when the server offers it")
     poll_interval: float = Field(
-        60.0, gt=0, description="seconds between IMAP checks when the server lacks IDLE"
+        60.0, gt=0, description="seconds between IMAP checks without IDLE"
     )
     idle_timeout: float = Field(
         1500.0, gt=0, description="seconds before IDLE is renewed (RFC 2177: under 29 min)"
