@@ -25,6 +25,7 @@ from bridgebot.errors import ConfigError, RejectedEvent
 from bridgebot.metrics import Metrics
 from bridgebot.model import Capabilities, Event, EventKind, RoomRef
 from bridgebot.router import Links, Plan, delivery_key, plan
+from bridgebot.sequencer import RoomSequencer, Turn
 from bridgebot.store import NewDelivery, OutboxItem, Store
 from bridgebot.supervisor import Supervisor
 from bridgebot.topology import build_topology
@@ -77,6 +78,7 @@ class Hub:
         self.dispatcher: Dispatcher | None = None
         self.supervisor: Supervisor | None = None
         self.metrics = Metrics()
+        self._sequencer = RoomSequencer()
         self.relayed = 0
         self.withheld = 0
         self.started_at = time.time()
@@ -187,16 +189,29 @@ class Hub:
 
         Raises RejectedEvent for events the sender should hear about (API posts).
         """
+        turn = self._sequencer.turn(str(event.room))  # before any await: arrival order
+        try:
+            await self._handle(event, turn)
+        finally:
+            turn.done()
+
+    async def _handle(self, event: Event, turn: Turn) -> None:
         room = str(event.room)
-        # For messages the store checks this inside accept_message (one trip fewer).
-        if event.kind is not EventKind.MESSAGE and await self.store.is_copy(room, event.remote_id):
-            return  # our own copy coming back: an echo
         if event.kind is EventKind.MESSAGE and not event.text.strip() and not event.attachments:
             raise RejectedEvent("empty message: send some text or an attachment")
         self._check_membership(event)
         if event.kind is EventKind.MESSAGE and is_command(event.text):
+            await turn.after_previous_settled()
             await self._command(event)
             return
+        if event.kind is not EventKind.MESSAGE or event.reply_to or event.thread:
+            # Lookups in the id map must see the room's earlier events committed.
+            await turn.after_previous_settled()
+            # For messages the store checks this inside accept_message (one trip fewer).
+            if event.kind is not EventKind.MESSAGE and await self.store.is_copy(
+                room, event.remote_id
+            ):
+                return  # our own copy coming back: an echo
         links = await self._links(event)
         if event.kind is not EventKind.MESSAGE and links.target is None:
             log.debug("room %s: %s of an unknown message; ignored", room, event.kind)
@@ -204,7 +219,7 @@ class Hub:
         topology = self.topology
         assert topology is not None
         result = plan(event, topology, self.capabilities(), await self._consent(event), links)
-        await self._accept(event, result, links)
+        await self._accept(event, result, links, turn)
 
     async def _command(self, event: Event) -> None:
         """Run a chat command typed in ``event.room``; answer in the same room."""
@@ -290,7 +305,7 @@ class Hub:
         for room in await self.store.pending_rooms():
             self.dispatcher.notify(room)
 
-    async def _accept(self, event: Event, result: Plan, links: Links) -> None:
+    async def _accept(self, event: Event, result: Plan, links: Links, turn: Turn) -> None:
         deadline = time.time() + self.config.dispatch.deadline
         deliveries = [
             NewDelivery(str(p.dest), p.kind, json.dumps(p.payload), deadline)
@@ -298,15 +313,19 @@ class Hub:
         ]
         room = str(event.room)
         if event.kind is EventKind.MESSAGE:
-            accepted = await self.store.accept_message(
-                room, event.remote_id, event.author_ref, event.bridge, event.ts, deliveries
+            accepted = await turn.write(
+                self.store.accept_message(
+                    room, event.remote_id, event.author_ref, event.bridge, event.ts, deliveries
+                )
             )
             if accepted is None:
                 return  # a duplicate of a message already accepted
         else:
             assert links.target is not None
-            if not await self.store.accept_followup(
-                event.kind.value, room, event.remote_id, links.target, deliveries
+            if not await turn.write(
+                self.store.accept_followup(
+                    event.kind.value, room, event.remote_id, links.target, deliveries
+                )
             ):
                 return
         for withheld in result.withheld:

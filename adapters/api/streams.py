@@ -21,6 +21,9 @@ from .wire import greeting
 
 __all__ = ["Accept", "Streams"]
 
+#: Websocket posts one client may have in flight before its frames wait to be read.
+WS_IN_FLIGHT = 256
+
 #: Parse and emit one client post; ``(HTTP status, JSON answer)``.
 Accept = Callable[[object], Awaitable[tuple[int, str]]]
 # A stream writer wakes this often while idle, to notice a client that went away.
@@ -108,10 +111,23 @@ class Streams:
         sub = self._subscribe(request)
         self.sockets.add(ws)
         writer = asyncio.create_task(self._ws_writer(ws, sub))
+        # Frames are handled as overlapping tasks, handed to the core in arrival order, so
+        # one client can keep many posts in flight (the core commits them together).
+        window = asyncio.Semaphore(WS_IN_FLIGHT)
+        prev: asyncio.Future[None] | None = None
+        in_flight: set[asyncio.Task[None]] = set()
         try:
             async for frame in ws:
                 if frame.type is WSMsgType.TEXT:
-                    await self._ws_frame(ws, request, frame.data)
+                    await window.acquire()
+                    started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                    task = asyncio.create_task(
+                        self._ws_frame_in_turn(ws, request, frame.data, prev, started)
+                    )
+                    in_flight.add(task)
+                    task.add_done_callback(in_flight.discard)
+                    task.add_done_callback(lambda _: window.release())
+                    prev = started
                 elif frame.type is WSMsgType.BINARY:
                     try:
                         text = frame.data.decode("utf-8")
@@ -128,11 +144,32 @@ class Streams:
                         ws.exception(),
                     )
         finally:
+            if in_flight:  # posts already read are still handed to the core
+                await asyncio.gather(*in_flight, return_exceptions=True)
             self.sockets.discard(ws)
             self.fanout.unsubscribe(sub)
             writer.cancel()
             await asyncio.gather(writer, return_exceptions=True)
         return ws
+
+    async def _ws_frame_in_turn(
+        self,
+        ws: web.WebSocketResponse,
+        request: web.Request,
+        data: str,
+        prev: asyncio.Future[None] | None,
+        started: asyncio.Future[None],
+    ) -> None:
+        """Handle one frame once the previous frame has been handed to the core."""
+        try:
+            if prev is not None:
+                await prev
+            work = asyncio.ensure_future(self._ws_frame(ws, request, data))
+        finally:
+            # The next frame resumes after this one's first step, which hands it to the core.
+            if not started.done():
+                started.set_result(None)
+        await work
 
     async def _ws_frame(self, ws: web.WebSocketResponse, request: web.Request, data: str) -> None:
         try:
