@@ -14,6 +14,7 @@ import base64
 import json
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -28,8 +29,13 @@ __all__ = ["Dispatcher"]
 
 log = logging.getLogger("bridgebot.dispatch")
 
-#: Rows a room worker reads at a time.
+#: Rows a room worker reads at a time. Within a batch, completions are pipelined: the next
+#: row is sent while the previous one's completion is still being committed (group commit
+#: then settles many in one trip). A crash can therefore resend at most one batch's worth
+#: of already-sent rows in a room: delivery is at-least-once, never lost.
 BATCH = 32
+#: Copies remembered in memory so replies/edits can find them before their commit lands.
+RECENT = 10_000
 
 
 def _attachment(a: Mapping[str, Any]) -> Attachment:
@@ -89,6 +95,8 @@ class Dispatcher:
         self._room_buckets: dict[str, TokenBucket] = {}
         self._net_buckets: dict[str, TokenBucket] = {}
         self._backoff = Backoff()
+        self._recent: OrderedDict[tuple[int, str], str] = OrderedDict()
+        self._pending: dict[str, list[asyncio.Task[list[OutboxItem]]]] = {}
         self._closing = False
         self.sent = 0
         self.dead = 0
@@ -157,6 +165,7 @@ class Dispatcher:
             while not self._closing:
                 if batch is None:
                     wake.clear()
+                    await self._drain_pending(room_key)  # never re-read a row being settled
                     batch = await self._store.next_batch(room_key, BATCH)
                 if not batch:
                     if wake.is_set():  # notified while we were reading: look again
@@ -239,10 +248,27 @@ class Dispatcher:
                 log.exception("room %s: adapter raised an unexpected error", room)
                 await self._dead(item, f"unexpected error: {type(exc).__name__}: {exc}")
                 return None
-            following = await self._store.complete(item, remote_id, limit)
+            self._remember(item, remote_id)
             self.sent += 1
             self._settled(item, "sent", remote_id)
-            return following if fetch_next else None
+            completion = self._store.complete(item, remote_id, limit)
+            if fetch_next:
+                # Queued after every earlier completion of this room, so its read of the
+                # next rows sees them all settled.
+                following = await completion
+                await self._drain_pending(item.dest_room)
+                return following
+            self._pending.setdefault(item.dest_room, []).append(asyncio.ensure_future(completion))
+            return None
+
+    async def _drain_pending(self, room: str) -> None:
+        """Wait for the room's background completions; a failed one is logged (its row stays
+        in the outbox and is sent again after a restart: a duplicate, never a loss)."""
+        for task in self._pending.pop(room, []):
+            try:
+                await task
+            except StoreError:
+                log.exception("room %s: could not record a sent delivery as done", room)
 
     def _settled(self, item: OutboxItem, outcome: str, detail: str | None) -> None:
         if self.on_settled is not None:
@@ -272,7 +298,19 @@ class Dispatcher:
     async def _resolve(self, message_id: int | None, room: str) -> str | None:
         if message_id is None:
             return None
+        # A copy sent moments ago may not be committed yet (completions are pipelined).
+        recent = self._recent.get((message_id, room))
+        if recent is not None:
+            return recent
         return await self._store.remote_id_in(message_id, room)
+
+    def _remember(self, item: OutboxItem, remote_id: str | None) -> None:
+        if item.kind == "message" and remote_id is not None:
+            self._recent[(item.message_id, item.dest_room)] = remote_id
+            if len(self._recent) > RECENT:
+                self._recent.popitem(last=False)
+        elif item.kind == "delete":
+            self._recent.pop((item.message_id, item.dest_room), None)
 
     async def _attempt(self, room: RoomRef, item: OutboxItem) -> str | None:
         adapter = self._adapters.get(room.account)
