@@ -96,7 +96,7 @@ class Dispatcher:
         self._net_buckets: dict[str, TokenBucket] = {}
         self._backoff = Backoff()
         self._recent: OrderedDict[tuple[int, str], str] = OrderedDict()
-        self._pending: dict[str, list[asyncio.Task[list[OutboxItem]]]] = {}
+        self._pending: dict[str, list[asyncio.Future[list[OutboxItem]]]] = {}
         self._closing = False
         self.sent = 0
         self.dead = 0
@@ -251,14 +251,16 @@ class Dispatcher:
             self._remember(item, remote_id)
             self.sent += 1
             self._settled(item, "sent", remote_id)
-            completion = self._store.complete(item, remote_id, limit)
             if fetch_next:
-                # Queued after every earlier completion of this room, so its read of the
-                # next rows sees them all settled.
-                following = await completion
+                # Queued after every earlier completion of this room (the store's write
+                # queue is FIFO), so its read of the next rows sees them all settled.
+                following = await self._store.complete(item, remote_id, limit)
                 await self._drain_pending(item.dest_room)
                 return following
-            self._pending.setdefault(item.dest_room, []).append(asyncio.ensure_future(completion))
+            # Queued now, in order, and not awaited: the next row is sent meanwhile.
+            self._pending.setdefault(item.dest_room, []).append(
+                self._store.complete_soon(item, remote_id)
+            )
             return None
 
     async def _drain_pending(self, room: str) -> None:

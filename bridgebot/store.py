@@ -161,13 +161,23 @@ class Store:
         **kwargs: _P.kwargs,
     ) -> _T:
         """Queue a write for the next group commit; return once it is committed."""
+        return cast(_T, await self._enqueue(op, fn, *args, **kwargs))
+
+    def _enqueue(
+        self,
+        op: str,
+        fn: Callable[Concatenate[sqlite3.Connection, _P], _T],
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> asyncio.Future[Any]:
+        """Queue a write now (synchronously, so queue order is call order)."""
         if self._closed:
             raise StoreError(f"store {self._path}: {op} called after close")
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.append((op, (partial(fn, **kwargs) if kwargs else fn, args), done))
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush(), name="store group commit")
-        return cast(_T, await done)
+        return done
 
     async def _flush(self) -> None:
         # Writes queued while one group is committing form the next group.
@@ -326,6 +336,13 @@ class Store:
         return await self._write(
             "complete", ops.complete, item, remote_id, self._clock(), next_limit
         )
+
+    def complete_soon(
+        self, item: OutboxItem, remote_id: str | None
+    ) -> asyncio.Future[list[OutboxItem]]:
+        """As :meth:`complete`, but queued at once and not awaited: the returned future
+        settles at the commit. Writes queued after it commit after it."""
+        return self._enqueue("complete", ops.complete, item, remote_id, self._clock(), 0)
 
     async def postpone(self, item_id: int, attempts: int, not_before: float) -> None:
         """Record a failed attempt: the row stays at the head, retried after ``not_before``."""

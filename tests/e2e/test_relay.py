@@ -162,3 +162,40 @@ async def test_a_file_crosses_with_its_bytes(tmp_path: Path) -> None:
     files = got["Extra"]["file"]
     assert [f["Name"] for f in files] == ["minutes.txt"]
     assert base64.b64decode(files[0]["Data"]) == b"minutes of the meeting\n"
+
+
+async def test_many_posts_in_flight_arrive_once_each_in_order(tmp_path: Path) -> None:
+    # One websocket client keeps 16 posts in flight: inbound handling overlaps and
+    # completions are pipelined, and still every message arrives exactly once, in order.
+    a, b = api_rooms("a", "b")
+    n = 400
+    async with (
+        running_hub(config_for([a, b]), tmp_path),
+        aiohttp.ClientSession() as s,
+        s.ws_connect(f"{a.url}/api/websocket") as wa,
+        s.ws_connect(f"{b.url}/api/websocket") as wb,
+    ):
+        await wa.receive(timeout=5)
+        await wb.receive(timeout=5)
+        window = asyncio.Semaphore(16)
+        got: list[str] = []
+
+        async def receive() -> None:
+            while len(got) < n:
+                got.append(json.loads((await wb.receive(timeout=10)).data)["text"])
+                window.release()
+
+        receiver = asyncio.create_task(receive())
+        for i in range(n):
+            await window.acquire()
+            await wa.send_str(
+                json.dumps({"text": f"m{i:04d}", "username": "u", "gateway": "khub"})
+            )
+        async with asyncio.timeout(30):
+            await receiver
+        try:  # a duplicate would arrive just after
+            extra: str | None = (await wb.receive(timeout=0.5)).data
+        except TimeoutError:
+            extra = None
+    assert got == [f"m{i:04d}" for i in range(n)]
+    assert extra is None
