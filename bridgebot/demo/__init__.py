@@ -21,6 +21,7 @@ from pathlib import Path
 from aiohttp import web
 
 from bridgebot.demo.columns import ApiColumn, Column, DiscordColumn, SlackColumn, TelegramColumn
+from bridgebot.demo.more_columns import EmailColumn, MatrixColumn, email_missing, matrix_missing
 from bridgebot.demo.page import make_page_app
 from bridgebot.hub import Hub
 from bridgebot.store import Store
@@ -43,6 +44,14 @@ def _columns() -> tuple[list[Column], list[str]]:
     """The demo's rooms, and a note for each network left out (and how to add it)."""
     columns: list[Column] = [SlackColumn(), DiscordColumn(), TelegramColumn(), ApiColumn()]
     notes: list[str] = []
+    if (why := matrix_missing()) is None:
+        columns.insert(0, MatrixColumn())
+    else:
+        notes.append(why)
+    if (why := email_missing()) is None:
+        columns.append(EmailColumn())
+    else:
+        notes.append(why)
     return columns, notes
 
 
