@@ -33,7 +33,7 @@ async def until(predicate: Any, within: float = 5.0) -> None:
     """Wait (at most ``within`` seconds) until ``predicate()`` holds."""
     async with asyncio.timeout(within):
         # Polling: the adapter state and the readers expose no event to wait on.
-        while not predicate():  # noqa: ASYNC110
+        while not predicate():
             await asyncio.sleep(0.005)
 
 
