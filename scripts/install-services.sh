@@ -6,6 +6,8 @@ set -euo pipefail
 need=()
 # Dovecot (IMAP + LMTP) for the email tests and the demo's list server
 command -v dovecot >/dev/null 2>&1 || need+=(dovecot-imapd dovecot-lmtpd)
+# Chromium for the browser tests of the demo and admin pages (Playwright drives it)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -eq 0 ]; then
     exit 0
 fi
