@@ -196,6 +196,22 @@ async def _status(path: str) -> int:
     return 0
 
 
+async def _admin(path: str, what: str, limit: int) -> int:
+    from bridgebot.cli_admin import print_audit, print_rules
+    from bridgebot.store import Store
+
+    config, store = await _with_store(path)
+    assert isinstance(store, Store)
+    try:
+        if what == "rules":
+            await print_rules(config, store)
+        else:
+            await print_audit(store, limit)
+    finally:
+        await store.close()
+    return 0
+
+
 async def _dead_letters(path: str, action: str, ids: Sequence[int]) -> int:
     from bridgebot.store import Store
 
@@ -245,6 +261,11 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--author", default="someone", help="the author's user id on FROM's network")
     ex.add_argument("--text", default="hello", help="the message text to try")
     ex.add_argument("--config", default=DEFAULT_CONFIG)
+    show = rsub.add_parser("show", help="every room's effective rules and where each comes from")
+    show.add_argument("--config", default=DEFAULT_CONFIG)
+    au = sub.add_parser("audit", help="rule changes, announcements and admin commands")
+    au.add_argument("--limit", type=int, default=100)
+    au.add_argument("--config", default=DEFAULT_CONFIG)
     st = sub.add_parser("status", help="adapters, queue depth per room, dead letters")
     st.add_argument("--config", default=DEFAULT_CONFIG)
     dl = sub.add_parser("dead-letters", help="list or retry failed deliveries")
@@ -268,10 +289,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return asyncio.run(_run(args.config))
             case "check":
                 return _check(args.config)
+            case "rules" if args.rules_command == "show":
+                return asyncio.run(_admin(args.config, "rules", 0))
             case "rules":
                 return asyncio.run(
                     _explain(args.config, args.src, args.dst, args.author, args.text)
                 )
+            case "audit":
+                return asyncio.run(_admin(args.config, "audit", args.limit))
             case "status":
                 return asyncio.run(_status(args.config))
             case "dead-letters":

@@ -85,3 +85,31 @@ async def test_announce_reaches_every_room_but_respects_privacy(tmp_path: Path) 
     assert "1 rooms" in answer and "api.b:api" in answer
     assert [m["text"] for m in got_b] == ["meeting at 10"]
     assert got_c == []  # an internal room's announcement does not reach a public room
+
+
+async def test_cli_shows_overrides_with_their_source_and_the_audit_log(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    a, b = api_rooms("a", "b")
+    (tmp_path / "bot.toml").write_text(config_for([a, b], head=ROLES))
+    cfg = config_for([a, b], head=ROLES)
+    async with running_hub(cfg, tmp_path) as hub, aiohttp.ClientSession() as s:
+        await say(s, a, "root", "!bridge set privacy closed")
+        await settle(hub, s, a)
+
+    def cli(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "bridgebot.cli", *args, "--config", str(tmp_path / "bot.toml")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return done.stdout
+
+    rules = cli("rules", "show")
+    assert '"closed"' in rules and "set by api.a:root" in rules
+    assert '"public"' in rules  # room b still from bot.toml
+    audit = cli("audit")
+    assert "api.a:root in api.a:api: set" in audit and "closed" in audit
