@@ -317,3 +317,10 @@ def test_redaction_never_raises_and_only_replaces(text: str) -> None:
         found = text.find(piece, position)
         assert found >= 0
         position = found + len(piece)
+
+
+def test_adjacent_phone_numbers_are_both_redacted() -> None:
+    # Found by the property test: the first number hid behind the second one's boundary.
+    shown = apply_redactions((PHONE,), "+1 415 555 2671 07700 900123")
+    assert "415" not in shown and "07700" not in shown
+    assert shown.count("[phone]") == 2
