@@ -304,6 +304,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             case "demo":
                 from bridgebot.demo import run_demo
 
+                # The page is the demo's output; keep the terminal for problems only.
+                setup_logging("warning", "json" if _JSON else "text")
                 return asyncio.run(run_demo(args.port))
     except ConfigError as exc:
         print(format_problems(exc), file=sys.stderr)

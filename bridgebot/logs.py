@@ -37,6 +37,8 @@ def setup_logging(level: str = "info", fmt: str = "text") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # third-party libraries are chatty at INFO; keep them at WARNING unless debugging
+    # discord.py warns at every start that voice support is missing; bridgebot has no voice.
+    logging.getLogger("discord.client").setLevel(logging.ERROR)
     if level.lower() != "debug":
         for name in (
             "aiohttp.access",
