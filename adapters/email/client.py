@@ -177,24 +177,31 @@ class EmailAdapter:
         return smtp
 
     async def _deliver(self, room_id: str, mail: bytes) -> None:
-        """Submit one mail to the list, reconnecting once if the server had hung up."""
+        """Submit one mail to the list, on a fresh connection if the server had hung up.
+
+        An idle connection the server dropped is only noticed when used, so a reused one is
+        probed with NOOP first. The mail itself is never re-submitted here: a server that
+        hangs up after DATA may already have taken it, and sending again would duplicate
+        it (the dispatcher decides about retries).
+        """
         async with self._smtp_lock:
-            for attempt in (1, 2):
-                smtp = self._smtp
-                if smtp is None or not smtp.is_connected:
-                    smtp = await self._smtp_connect(self._smtp_url)
+            smtp = self._smtp
+            if smtp is not None and smtp.is_connected:
                 try:
-                    with map_errors(self.account, "send mail", room_id):
-                        await smtp.sendmail(self._address, [room_id], mail)
-                    return
-                except AdapterError as exc:
-                    # after a refusal the session state is unknown: start the next one afresh
+                    await smtp.noop()
+                except (aiosmtplib.SMTPException, OSError):
                     smtp.close()
-                    self._smtp = None
-                    # an idle connection the server dropped is only noticed when used
-                    hung_up = isinstance(exc.__cause__, aiosmtplib.SMTPServerDisconnected)
-                    if attempt == 2 or not hung_up:
-                        raise
+                    smtp = self._smtp = None
+            if smtp is None or not smtp.is_connected:
+                smtp = await self._smtp_connect(self._smtp_url)
+            try:
+                with map_errors(self.account, "send mail", room_id):
+                    await smtp.sendmail(self._address, [room_id], mail)
+            except AdapterError:
+                # after a refusal the session state is unknown: start the next one afresh
+                smtp.close()
+                self._smtp = None
+                raise
 
     def _subject_tag(self, room_id: str, bridge: str) -> str:
         tag = self.list_settings(room_id).subject_tag
