@@ -28,7 +28,9 @@ lint: setup
 test: setup services lint
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
+# Dovecot (email column) needs root to install; without it the demo runs without email.
 demo: setup
+	-bash scripts/install-services.sh
 	$(BIN)/bridgebot demo
 
 bench: setup
