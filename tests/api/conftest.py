@@ -15,54 +15,20 @@ from adapters.settings import ApiSettings
 from bridgebot.contract import AdapterSetup
 from bridgebot.errors import RejectedEvent, StoreError
 from bridgebot.model import Event, Outbound, RoomRef
+from tests.support import Collector, MemoryContext
 
 ACCOUNT = "api.one"
 ROOM = RoomRef(ACCOUNT, "api")
 
 
-class MemoryContext:
-    """A stand-in for the core's AdapterContext: cursors in a dict, copies in a set."""
-
-    def __init__(self) -> None:
-        self.cursors: dict[str, str] = {}
-        self.copies: set[tuple[RoomRef, str]] = set()
-
-    async def get_cursor(self, key: str) -> str | None:
-        return self.cursors.get(key)
-
-    async def set_cursor(self, key: str, value: str) -> None:
-        self.cursors[key] = value
-
-    async def is_copy(self, room: RoomRef, remote_id: str) -> bool:
-        return (room, remote_id) in self.copies
-
-    def is_admin(self, user_ref: str) -> bool:
-        return False
-
-
-class Collector:
-    """The emit callback: records events; refuses gateways listed in ``unknown``; a core
+def refuse(event: Event) -> Exception | None:
+    """The emit callback's ``reject``: a core that does not know gateway ``nosuch`` and
     whose store fails for gateway ``broken``."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-        self.unknown = {"nosuch"}
-        self._arrived = asyncio.Condition()
-
-    async def __call__(self, event: Event) -> None:
-        if event.bridge in self.unknown:
-            raise RejectedEvent(f"unknown bridge {event.bridge!r}")
-        if event.bridge == "broken":
-            raise StoreError("database is locked")
-        async with self._arrived:
-            self.events.append(event)
-            self._arrived.notify_all()
-
-    async def wait_for(self, n: int, within: float = 5.0) -> list[Event]:
-        """Wait (at most ``within`` seconds) until ``n`` events have arrived."""
-        async with asyncio.timeout(within), self._arrived:
-            await self._arrived.wait_for(lambda: len(self.events) >= n)
-        return self.events
+    if event.bridge == "nosuch":
+        return RejectedEvent(f"unknown bridge {event.bridge!r}")
+    if event.bridge == "broken":
+        return StoreError("database is locked")
+    return None
 
 
 Start = Callable[..., Awaitable[tuple[ApiAdapter, Collector]]]
@@ -85,6 +51,7 @@ async def start_api() -> AsyncIterator[Start]:
         adapter = SPEC.factory(setup)
         assert isinstance(adapter, ApiAdapter)
         collector = Collector()
+        collector.reject = refuse
         await adapter.start(collector)
         running.append(adapter)
         return adapter, collector

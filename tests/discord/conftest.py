@@ -14,54 +14,10 @@ from adapters.discord import DiscordAdapter, create
 from adapters.settings import DiscordSettings
 from bridgebot.contract import AdapterSetup
 from bridgebot.lab.discord import DiscordLab, RateLimitConfig
-from bridgebot.model import Event, Outbound, RoomRef
+from bridgebot.model import Outbound, RoomRef
+from tests.support import Collector, MemoryContext
 
 ACCOUNT = "discord.lab"
-
-
-class MemoryContext:
-    """The little the core offers an adapter, kept in dicts."""
-
-    def __init__(self) -> None:
-        self.cursors: dict[str, str] = {}
-        self.copies: set[tuple[RoomRef, str]] = set()
-
-    async def get_cursor(self, key: str) -> str | None:
-        return self.cursors.get(key)
-
-    async def set_cursor(self, key: str, value: str) -> None:
-        self.cursors[key] = value
-
-    async def is_copy(self, room: RoomRef, remote_id: str) -> bool:
-        return (room, remote_id) in self.copies
-
-    def is_admin(self, user_ref: str) -> bool:
-        return False
-
-
-class Collector:
-    """An emit callback that records events and lets a test wait for them."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-        self._changed = asyncio.Event()
-
-    async def __call__(self, event: Event) -> None:
-        self.events.append(event)
-        self._changed.set()
-
-    async def wait_for(self, count: int, within: float = 5.0) -> list[Event]:
-        """Wait until at least ``count`` events arrived; return them all."""
-        async with asyncio.timeout(within):
-            while len(self.events) < count:
-                self._changed.clear()
-                await self._changed.wait()
-        return self.events
-
-    async def quiet(self, seconds: float = 0.2) -> list[Event]:
-        """Give stragglers a moment, then return what arrived."""
-        await asyncio.sleep(seconds)
-        return self.events
 
 
 def outbound(text: str, **extra: Any) -> Outbound:

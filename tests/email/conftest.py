@@ -16,49 +16,18 @@ from adapters.email import EmailAdapter, create
 from adapters.settings import EmailSettings
 from bridgebot.contract import AdapterSetup
 from bridgebot.lab.mail import Dovecot, MailLab
-from bridgebot.model import Event, Outbound, RoomRef
+from bridgebot.model import Outbound, RoomRef
+from tests import support
+from tests.support import MemoryContext
 
 ACCOUNT = "email.list"
 _ids = itertools.count(1)
 
 
-class MemoryContext:
-    """A stand-in for the core's AdapterContext: cursors and copies in dicts."""
+class Collector(support.Collector):
+    """The emit callback; mail takes its time, so waits default to 10 seconds."""
 
-    def __init__(self) -> None:
-        self.cursors: dict[str, str] = {}
-        self.copies: set[tuple[RoomRef, str]] = set()
-
-    async def get_cursor(self, key: str) -> str | None:
-        return self.cursors.get(key)
-
-    async def set_cursor(self, key: str, value: str) -> None:
-        self.cursors[key] = value
-
-    async def is_copy(self, room: RoomRef, remote_id: str) -> bool:
-        return (room, remote_id) in self.copies
-
-    def is_admin(self, user_ref: str) -> bool:
-        return False
-
-
-class Collector:
-    """The emit callback: records events; a test waits for them with a timeout."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-        self._changed = asyncio.Event()
-
-    async def __call__(self, event: Event) -> None:
-        self.events.append(event)
-        self._changed.set()
-
-    async def wait_for(self, count: int, within: float = 10.0) -> list[Event]:
-        async with asyncio.timeout(within):
-            while len(self.events) < count:
-                self._changed.clear()
-                await self._changed.wait()
-        return self.events
+    within = 10.0
 
 
 async def until(condition: Callable[[], bool], within: float = 10.0) -> None:

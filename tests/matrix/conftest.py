@@ -22,7 +22,9 @@ from adapters.matrix import MatrixAdapter, create
 from adapters.settings import MatrixSettings
 from bridgebot.contract import AdapterSetup, Emit
 from bridgebot.lab.synapse import MatrixUser, Synapse
-from bridgebot.model import Event, Outbound, RoomRef
+from bridgebot.model import Outbound, RoomRef
+from tests import support
+from tests.support import MemoryContext
 
 WAIT = 20.0  # seconds: the upper bound of every wait in these tests
 _names = itertools.count()
@@ -43,49 +45,11 @@ def unique(prefix: str) -> str:
     return f"{prefix}{next(_names)}"
 
 
-class MemoryContext:
-    """A stand-in for the core's AdapterContext: cursors, copies and admins in memory."""
+class Collector(support.Collector):
+    """The emit callback; waits default to ``WAIT``, a quiet pause to one second."""
 
-    def __init__(self, admins: set[str] | None = None) -> None:
-        self.cursors: dict[str, str] = {}
-        self.copies: set[tuple[str, str]] = set()
-        self.admins = admins or set()
-
-    async def get_cursor(self, key: str) -> str | None:
-        return self.cursors.get(key)
-
-    async def set_cursor(self, key: str, value: str) -> None:
-        self.cursors[key] = value
-
-    async def is_copy(self, room: RoomRef, remote_id: str) -> bool:
-        return (str(room), remote_id) in self.copies
-
-    def is_admin(self, user_ref: str) -> bool:
-        return user_ref in self.admins
-
-
-class Collector:
-    """The emit callback: records events and lets a test wait for a count of them."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-        self._changed = asyncio.Event()
-
-    async def __call__(self, event: Event) -> None:
-        self.events.append(event)
-        self._changed.set()
-
-    async def wait_for(self, count: int, seconds: float = WAIT) -> list[Event]:
-        async with asyncio.timeout(seconds):
-            while len(self.events) < count:
-                self._changed.clear()
-                await self._changed.wait()
-        return self.events
-
-    async def quiet(self, seconds: float = 1.0) -> list[Event]:
-        """Wait a little to prove that nothing (more) arrives."""
-        await asyncio.sleep(seconds)
-        return self.events
+    within = WAIT
+    settle = 1.0
 
 
 class Human:

@@ -13,55 +13,10 @@ from adapters.settings import SlackSettings
 from adapters.slack import SPEC, SlackAdapter
 from bridgebot.contract import AdapterSetup
 from bridgebot.lab.slack import SlackLab
-from bridgebot.model import Event, Outbound, RoomRef
+from bridgebot.model import Outbound, RoomRef
+from tests.support import Collector, MemoryContext
 
 ACCOUNT = "slack.work"
-
-
-class MemoryContext:
-    """The little the core offers an adapter, in memory: cursors, known copies, admins."""
-
-    def __init__(self) -> None:
-        self.cursors: dict[str, str] = {}
-        self.copies: set[tuple[RoomRef, str]] = set()
-        self.admins: set[str] = set()
-
-    async def get_cursor(self, key: str) -> str | None:
-        return self.cursors.get(key)
-
-    async def set_cursor(self, key: str, value: str) -> None:
-        self.cursors[key] = value
-
-    async def is_copy(self, room: RoomRef, remote_id: str) -> bool:
-        return (room, remote_id) in self.copies
-
-    def is_admin(self, user_ref: str) -> bool:
-        return user_ref in self.admins
-
-
-class Collector:
-    """The emit callback: records events and lets a test wait for them."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-        self._changed = asyncio.Condition()
-
-    async def __call__(self, event: Event) -> None:
-        async with self._changed:
-            self.events.append(event)
-            self._changed.notify_all()
-
-    async def wait_for(
-        self, predicate: Callable[[list[Event]], bool], within: float = 5.0
-    ) -> list[Event]:
-        """Wait until ``predicate(events)`` holds; fails the test after ``within`` seconds."""
-        async with asyncio.timeout(within), self._changed:
-            await self._changed.wait_for(lambda: predicate(self.events))
-        return self.events
-
-    async def wait_count(self, count: int, within: float = 5.0) -> list[Event]:
-        """Wait for at least ``count`` events."""
-        return await self.wait_for(lambda events: len(events) >= count, within)
 
 
 def outbound(text: str, **fields: Any) -> Outbound:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,53 +13,10 @@ from adapters.base import AdapterSetup
 from adapters.settings import TelegramSettings
 from adapters.telegram import TelegramAdapter, create
 from bridgebot.lab.telegram import LabBot, RateLimits, TelegramLab
-from bridgebot.model import Event, RoomRef
+from bridgebot.model import RoomRef
+from tests.support import Collector, MemoryContext
 
 ACCOUNT = "telegram.bot"
-
-
-class MemoryContext:
-    """A stand-in for the core's AdapterContext: cursors and copies in dicts."""
-
-    def __init__(self) -> None:
-        self.cursors: dict[str, str] = {}
-        self.copies: set[tuple[RoomRef, str]] = set()
-
-    async def get_cursor(self, key: str) -> str | None:
-        return self.cursors.get(key)
-
-    async def set_cursor(self, key: str, value: str) -> None:
-        self.cursors[key] = value
-
-    async def is_copy(self, room: RoomRef, remote_id: str) -> bool:
-        return (room, remote_id) in self.copies
-
-    def is_admin(self, user_ref: str) -> bool:
-        return False
-
-
-class Collector:
-    """The emit callback: records events and lets a test wait for them (with a timeout)."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-        self._changed = asyncio.Event()
-        self.reject: Callable[[Event], Exception | None] = lambda event: None
-
-    async def __call__(self, event: Event) -> None:
-        error = self.reject(event)
-        if error is not None:
-            raise error
-        self.events.append(event)
-        self._changed.set()
-
-    async def wait_for(self, count: int, within: float = 5.0) -> list[Event]:
-        """Wait until ``count`` events have arrived; return them all."""
-        async with asyncio.timeout(within):
-            while len(self.events) < count:
-                self._changed.clear()
-                await self._changed.wait()
-        return self.events
 
 
 @dataclass
