@@ -212,6 +212,24 @@ async def _admin(path: str, what: str, limit: int) -> int:
     return 0
 
 
+async def _announce(args: argparse.Namespace, text: str) -> int:
+    from bridgebot.announce_cli import announce, report
+    from bridgebot.store import Store
+
+    config, store = await _with_store(args.config)
+    assert isinstance(store, Store)
+    try:
+        if args.status is not None:
+            return await report(store, args.status, 0)
+        bridge = None if args.all else args.bridge
+        message_id = await announce(config, store, text, args.author, bridge)
+        print(f"announcement {message_id} queued; follow it later with "
+              f"`bridgebot announce --status {message_id}`")  # fmt: skip
+        return await report(store, message_id, args.wait)
+    finally:
+        await store.close()
+
+
 async def _dead_letters(path: str, action: str, ids: Sequence[int]) -> int:
     from bridgebot.store import Store
 
@@ -266,6 +284,16 @@ def _parser() -> argparse.ArgumentParser:
     au = sub.add_parser("audit", help="rule changes, announcements and admin commands")
     au.add_argument("--limit", type=int, default=100)
     au.add_argument("--config", default=DEFAULT_CONFIG)
+    an = sub.add_parser("announce", help="post TEXT to every room of a bridge, and follow it")
+    target = an.add_mutually_exclusive_group(required=True)
+    target.add_argument("--bridge", help="the bridge's name")
+    target.add_argument("--all", action="store_true", help="every bridge")
+    target.add_argument("--status", type=int, metavar="ID", help="report on announcement ID")
+    an.add_argument("text", nargs="?", default="", metavar="TEXT")
+    an.add_argument("--file", help="read the text from this file")
+    an.add_argument("--as", dest="author", default="facilitator", help="the name shown")
+    an.add_argument("--wait", type=float, default=30.0, help="seconds to follow deliveries")
+    an.add_argument("--config", default=DEFAULT_CONFIG)
     st = sub.add_parser("status", help="adapters, queue depth per room, dead letters")
     st.add_argument("--config", default=DEFAULT_CONFIG)
     dl = sub.add_parser("dead-letters", help="list or retry failed deliveries")
@@ -295,6 +323,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return asyncio.run(
                     _explain(args.config, args.src, args.dst, args.author, args.text)
                 )
+            case "announce":
+                text = Path(args.file).read_text() if args.file else args.text
+                return asyncio.run(_announce(args, text))
             case "audit":
                 return asyncio.run(_admin(args.config, "audit", args.limit))
             case "status":

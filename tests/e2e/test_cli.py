@@ -131,3 +131,44 @@ async def test_run_relays_a_curl_post_to_a_websocket_client_then_status(tmp_path
         bot.send_signal(signal.SIGTERM)
         async with asyncio.timeout(20):
             assert await bot.wait() == 0
+
+
+async def test_announce_from_the_cli_reaches_every_room_and_reports(tmp_path: Path) -> None:
+    from bridgebot.testing import running_hub
+
+    a, b = api_rooms("a", "b")
+    cfg = tmp_path / "bot.toml"
+    cfg.write_text(config_for([a, b]))
+    async with running_hub(cfg.read_text(), tmp_path), aiohttp.ClientSession() as s:
+        done = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bridgebot.cli",
+            "announce",
+            "--bridge",
+            "khub",
+            "Office closed Friday",
+            "--as",
+            "Sam",
+            "--wait",
+            "20",
+            "--config",
+            str(cfg),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        out, err = await done.communicate()
+        assert done.returncode == 0, err.decode()
+        report = out.decode()
+        got = []
+        for room in (a, b):
+            async with s.get(f"{room.url}/api/messages") as resp:
+                got += [(m["username"], m["text"]) for m in await resp.json()]
+    assert "2 landed, 0 queued, 0 failed" in report
+    assert got == [("Sam (announcement)", "Office closed Friday")] * 2
+    ident = report.split()[1]
+    status = bridgebot("announce", "--status", ident, "--config", str(cfg))
+    assert "2 landed" in status.stdout and "landed  api.a:api" in status.stdout
+    assert "announce" in bridgebot("audit", "--config", str(cfg)).stdout
+    unknown = bridgebot("announce", "--bridge", "nope", "x", "--config", str(cfg))
+    assert unknown.returncode == 1 and "no bridge named 'nope'" in unknown.stderr
