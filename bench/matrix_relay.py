@@ -37,10 +37,11 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from relay import cpu_seconds  # bench/ is on sys.path when run as a script
 
 from bridgebot.lab.synapse import MatrixUser, Synapse
+from bridgebot.testing import free_port
 
-TICK = os.sysconf("SC_CLK_TCK")
 WAIT = 180.0  # seconds: the upper bound of every phase
 _txn = itertools.count()
 
@@ -63,20 +64,6 @@ class Result:
             f"{self.synapse_cpu_s / self.messages * 1e6:,.0f} | "
             f"{self.synapse_cpu_s / self.seconds:.0%} |"
         )
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def synapse_process(synapse: Synapse) -> int:

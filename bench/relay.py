@@ -26,6 +26,8 @@ from pathlib import Path
 
 import aiohttp
 
+from bridgebot.testing import free_port
+
 HERE = Path(__file__).resolve().parent
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -51,15 +53,6 @@ class Result:
             f"{self.p50_ms:.2f} | {self.p99_ms:.2f} | {self.peak_rss_mb:.0f} | "
             f"{self.cpu_s / self.messages * 1e6:.0f} |"
         )
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def cpu_seconds(pid: int) -> float:
