@@ -48,7 +48,8 @@ def hashtags(text: str) -> frozenset[str]:
         tag = match.group("tag")
         if tag:
             tag = tag.rstrip("-").lower()
-            if tag:
+            # \d leaves out digits such as "²" that str.isdigit() counts: not a word start.
+            if tag and not tag[0].isdigit():
                 found.add(tag)
     return frozenset(found)
 
