@@ -1,9 +1,11 @@
 """`bridgebot announce`: one post from the command line to every room of a bridge (or all).
 
-The announcement is written to the store's outbox like any relayed message, so a running
-bridge sends it (it looks at the outbox at least every 5 s) and a stopped one sends it on
-its next start. The command then follows the deliveries: a progress line per network,
-and at the end where it landed, what is still queued and what failed and why.
+The announcement is a row in the store's announcements table, and, unless it is scheduled
+with ``--at``, its deliveries go into the outbox at once, so a running bridge sends them
+(it looks at the outbox at least every 5 s) and a stopped one sends them on its next
+start. A scheduled one is sent by the running bridge when its time comes (or at its next
+start, if it was stopped then). The command then follows the deliveries: a progress line
+per network, and at the end where it landed, what is still queued and what failed and why.
 """
 
 from __future__ import annotations
@@ -12,108 +14,129 @@ import asyncio
 import json
 import sys
 import time
-import uuid
-from collections import Counter
+from typing import Any
 
+from bridgebot.announcements import CLI_ORIGIN, cli_targets, fire, progress_line, show_time
 from bridgebot.config import Config
 from bridgebot.errors import BridgeError
-from bridgebot.model import RoomRef
-from bridgebot.store import NewDelivery, Store
+from bridgebot.store import Announcement, Store
+from bridgebot.topology import build_topology
+from rules import Topology
 
-__all__ = ["ORIGIN", "announce", "report"]
+__all__ = ["ORIGIN", "announce", "cancel", "list_announcements", "report"]
 
 #: Where command-line announcements come from (not a network room).
-ORIGIN = RoomRef("cli.local", "announce")
+ORIGIN = CLI_ORIGIN
 
 
-def _targets(config: Config, bridge: str | None) -> dict[str, str]:
-    """room → bridge name, for every receiving room of the chosen bridge(s)."""
-    chosen = [b for b in config.bridges if bridge is None or b.name == bridge]
-    if not chosen:
-        known = ", ".join(b.name for b in config.bridges) or "none"
-        raise BridgeError(f"no bridge named {bridge!r} in {config.source}; bridges: {known}")
-    return {str(r.room): b.name for b in chosen for r in b.rooms if r.receives}
+async def effective_topology(config: Config, store: Store) -> Topology:
+    """bot.toml with the overrides and links made in chat, as the running bridge sees it."""
+    overrides: dict[str, dict[str, Any]] = {}
+    for room, key, value, _actor, _ts in await store.overrides():
+        overrides.setdefault(room, {})[key] = json.loads(value)
+    links = [(k.bridge, k.room, k.linked) for k in await store.links()]
+    # The pseudonym secret plays no part in choosing rooms.
+    return build_topology(config, b"", overrides, links)
 
 
 async def announce(
-    config: Config, store: Store, text: str, author: str, bridge: str | None
+    config: Config,
+    store: Store,
+    text: str,
+    author: str,
+    bridge: str | None,
+    due_at: float | None = None,
 ) -> int:
-    """Queue the announcement; return its id (for ``--status``)."""
+    """Queue (or schedule) the announcement; return its id (for ``--status``)."""
     if not text.strip():
         raise BridgeError("the announcement is empty: give TEXT or --file")
-    targets = _targets(config, bridge)
-    remote_id = uuid.uuid4().hex
-    deadline = time.time() + config.dispatch.deadline
-    deliveries = []
-    for room, bridge_name in targets.items():
-        payload = {
-            "key": f"announce-{remote_id}-{room}",
-            "text": text,
-            "label": f"{author} (announcement)",
-            "bridge": bridge_name,
-            "origin": str(ORIGIN),
-            "author_name": author,
-            "author_id": author,
-            "avatar_url": None,
-            "reply_to_msg": None,
-            "thread_msg": None,
-            "ts": time.time(),
-            "announce": True,
-        }
-        deliveries.append(NewDelivery(room, "message", json.dumps(payload), deadline))
-    message_id = await store.accept_message(
-        str(ORIGIN), remote_id, f"cli:{author}", bridge, time.time(), deliveries
+    topology = await effective_topology(config, store)
+    targets = cli_targets(topology, bridge)  # refuses an unknown bridge before storing
+    ann_id = await store.add_announcement(
+        author_ref=f"cli:{author}",
+        author_name=author,
+        text=text,
+        bridge=bridge,
+        origin_room=str(ORIGIN),
+        due_at=due_at,
     )
-    assert message_id is not None  # a fresh remote id is never a duplicate
-    detail = {"id": message_id, "bridge": bridge or "all", "rooms": sorted(targets)}
+    detail = {"id": ann_id, "bridge": bridge or "all", "rooms": sorted(targets), "at": due_at}
     await store.audit(f"cli:{author}", "announce", json.dumps(detail))
-    return message_id
+    if due_at is None:
+        ann = await store.announcement(ann_id)
+        assert ann is not None
+        deadline = time.time() + config.dispatch.deadline
+        await fire(store, ann, topology, deadline=deadline)
+    return ann_id
 
 
-async def _state(store: Store, message_id: int) -> tuple[set[str], dict[str, str], set[str]]:
-    """(landed rooms, failed rooms → reason, all target rooms) of one announcement."""
-    landed = {room for room, _ in await store.copies_of(message_id)}
-    failed = {d.dest_room: d.reason for d in await store.dead_letters(10_000)
-              if d.message_id == message_id}  # fmt: skip
-    targets: set[str] = set()
-    for entry in await store.audit_log(10_000):
-        if entry.action == "announce" and json.loads(entry.detail).get("id") == message_id:
-            targets = set(json.loads(entry.detail)["rooms"])
-    return landed, failed, targets
+async def cancel(store: Store, ann_id: int) -> int:
+    """Cancel a scheduled announcement."""
+    if await store.cancel_announcement(ann_id):
+        await store.audit("cli", "announce-cancel", str(ann_id))
+        print(f"announcement {ann_id} cancelled")
+        return 0
+    ann = await store.announcement(ann_id)
+    what = "does not exist" if ann is None else f"is {ann.state}, not scheduled"
+    print(f"announcement {ann_id} {what}; nothing to cancel", file=sys.stderr)
+    return 1
 
 
-def _progress(landed: set[str], failed: dict[str, str], targets: set[str]) -> str:
-    per_net = Counter(RoomRef.parse(r).network for r in targets)
-    done = Counter(RoomRef.parse(r).network for r in landed | set(failed))
-    bars = []
-    for net in sorted(per_net):
-        n, d = per_net[net], done[net]
-        bars.append(f"{net} [{'#' * d}{'.' * (n - d)}] {d}/{n}")
-    return "  ".join(bars)
+async def list_announcements(store: Store, limit: int) -> int:
+    """Scheduled announcements first, then the latest sent ones."""
+    shown = await store.announcements(("scheduled",), limit=limit)
+    shown += await store.announcements(("queued", "reported", "cancelled"), limit=limit)
+    if not shown:
+        print("no announcements")
+    for ann in shown:
+        when = show_time(ann.due_at or ann.created_at)
+        where = ann.bridge or (
+            "all bridges" if ann.origin_room == str(ORIGIN) else ann.origin_room
+        )
+        state = "sent" if ann.state in ("queued", "reported") else ann.state
+        first = ann.text.splitlines()[0] if ann.text else ""
+        print(f"{ann.id:>5}  {state:<9}  {when}  {ann.author_name} → {where}: {first[:60]}")
+    return 0
 
 
-async def report(store: Store, message_id: int, wait: float) -> int:
-    """Follow announcement ``message_id`` for up to ``wait`` s; print where it landed."""
+def _final(ann: Announcement, landed: set[str], failed: dict[str, str]) -> None:
+    queued = set(ann.rooms) - landed - set(failed)
+    print(f"announcement {ann.id}: {len(landed)} landed, "
+          f"{len(queued)} queued, {len(failed)} failed")  # fmt: skip
+    for room in sorted(landed):
+        print(f"  landed  {room}")
+    for room in sorted(queued):
+        print(f"  queued  {room}  (behind rate limits, or the bridge is not running)")
+    for room, reason in sorted(failed.items()):
+        print(f"  failed  {room}: {reason}")
+
+
+async def report(store: Store, ann_id: int, wait: float) -> int:
+    """Follow announcement ``ann_id`` for up to ``wait`` s; print where it landed."""
+    ann = await store.announcement(ann_id)
+    if ann is None:
+        print(f"no announcement with id {ann_id} (bridgebot announce --list shows them)",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    if ann.state == "scheduled":
+        print(f"announcement {ann_id} is scheduled for {show_time(ann.due_at or 0)}; "
+              f"cancel it with `bridgebot announce --cancel {ann_id}`")  # fmt: skip
+        return 0
+    if ann.state == "cancelled" or ann.message_id is None:
+        print(f"announcement {ann_id} was cancelled; it was not sent")
+        return 0
     deadline = time.monotonic() + wait
     while True:
-        landed, failed, targets = await _state(store, message_id)
-        if not targets:
-            print(f"no announcement with id {message_id}", file=sys.stderr)
-            return 1
-        settled = landed | set(failed)
+        state = await store.delivery_state(ann.message_id)
+        rooms = set(ann.rooms)
+        landed = set(state.landed) & rooms
+        failed = {room: why for room, why in state.failed.items() if room in rooms}
         if sys.stdout.isatty():
-            print("\r" + _progress(landed, failed, targets), end="", flush=True)
-        if settled >= targets or time.monotonic() >= deadline:
+            print("\r" + progress_line(ann, state), end="", flush=True)
+        if landed | set(failed) >= set(ann.rooms) or time.monotonic() >= deadline:
             break
         await asyncio.sleep(0.5)
     if sys.stdout.isatty():
         print()
-    print(f"announcement {message_id}: {len(landed)} landed, "
-          f"{len(targets - settled)} queued, {len(failed)} failed")  # fmt: skip
-    for room in sorted(landed):
-        print(f"  landed  {room}")
-    for room in sorted(targets - settled):
-        print(f"  queued  {room}  (behind rate limits, or the bridge is not running)")
-    for room, reason in sorted(failed.items()):
-        print(f"  failed  {room}: {reason}")
+    _final(ann, landed, failed)
     return 0 if not failed else 1

@@ -213,19 +213,36 @@ async def _admin(path: str, what: str, limit: int) -> int:
 
 
 async def _announce(args: argparse.Namespace, text: str) -> int:
-    from bridgebot.announce_cli import announce, report
+    from bridgebot.announce_cli import announce, cancel, list_announcements, report
+    from bridgebot.announcements import parse_at, show_time
     from bridgebot.store import Store
 
+    due_at = None
+    if args.at is not None:
+        try:
+            due_at = parse_at(args.at)
+        except ValueError as exc:
+            raise BridgeError(str(exc)) from None
     config, store = await _with_store(args.config)
     assert isinstance(store, Store)
     try:
         if args.status is not None:
             return await report(store, args.status, 0)
+        if args.cancel is not None:
+            return await cancel(store, args.cancel)
+        if args.list:
+            return await list_announcements(store, 20)
         bridge = None if args.all else args.bridge
-        message_id = await announce(config, store, text, args.author, bridge)
-        print(f"announcement {message_id} queued; follow it later with "
-              f"`bridgebot announce --status {message_id}`")  # fmt: skip
-        return await report(store, message_id, args.wait)
+        ann_id = await announce(config, store, text, args.author, bridge, due_at)
+        if due_at is not None:
+            print(
+                f"announcement {ann_id} scheduled for {show_time(due_at)}; the running "
+                f"bridge sends it then (cancel: `bridgebot announce --cancel {ann_id}`)"
+            )
+            return 0
+        print(f"announcement {ann_id} queued; follow it later with "
+              f"`bridgebot announce --status {ann_id}`")  # fmt: skip
+        return await report(store, ann_id, args.wait)
     finally:
         await store.close()
 
@@ -289,6 +306,13 @@ def _parser() -> argparse.ArgumentParser:
     target.add_argument("--bridge", help="the bridge's name")
     target.add_argument("--all", action="store_true", help="every bridge")
     target.add_argument("--status", type=int, metavar="ID", help="report on announcement ID")
+    target.add_argument("--cancel", type=int, metavar="ID", help="cancel a scheduled one")
+    target.add_argument("--list", action="store_true", help="scheduled and recent ones")
+    an.add_argument(
+        "--at",
+        metavar="TIME",
+        help="send at TIME, e.g. 2026-12-01T09:00 (local time unless an offset is given)",
+    )
     an.add_argument("text", nargs="?", default="", metavar="TEXT")
     an.add_argument("--file", help="read the text from this file")
     an.add_argument("--as", dest="author", default="facilitator", help="the name shown")

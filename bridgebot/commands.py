@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from bridgebot.announcements import parse_at, show_time
 from bridgebot.errors import ConfigError
 from bridgebot.model import Event, RoomRef
 from rules import MessageFacts, explain
@@ -30,12 +31,21 @@ HELP = """bridgebot commands (type them in a bridged room):
 !bridge explain ROOM        why a message from here would or would not reach ROOM
 !bridge consent yes|no      let your messages cross (rooms with consent = "opt-in")
 !bridge set KEY VALUE       admins: change a rule of this room (privacy, sends, receives,
-                            networks, consent, attribution, redact, ignore_authors,
-                            ignore_text, tags, name)
+                            networks, consent, delete_on_consent_no, attribution, redact,
+                            ignore_authors, ignore_text, tags, name)
 !bridge unset KEY           admins: back to the value in bot.toml
+!bridge link ROOM PRIVACY [BRIDGE]
+                            admins: add ACCOUNT:ROOM to this room's bridge, as public,
+                            internal or closed
+!bridge unlink ROOM [BRIDGE]
+                            admins: take ACCOUNT:ROOM out of this room's bridge
 !bridge deadletters         admins: failed deliveries
 !bridge retry               admins: send every dead letter again
-!announce TEXT              facilitators: post TEXT to every room of this room's bridges"""
+!announce TEXT              facilitators: post TEXT to every room of this room's bridges
+!announce --at 2026-12-01T09:00 TEXT
+                            facilitators: the same, at that time (this server's time zone
+                            unless you add one, e.g. +01:00)
+!announce --cancel ID       facilitators: cancel a scheduled announcement"""
 
 _BOOL = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
 _LISTS = {"networks", "redact", "ignore_authors", "ignore_text", "tags"}
@@ -72,8 +82,12 @@ def parse_value(key: str, raw: str) -> Any:
 @dataclass(frozen=True, slots=True)
 class Caller:
     ref: str
+    #: May change this room's rules (a global admin, or an admin of each of its bridges).
     is_admin: bool
-    is_facilitator: bool
+    #: Why not, when not.
+    not_admin: str
+    #: The bridges of this room the caller may announce to.
+    announces_to: tuple[str, ...]
 
 
 class Commands:
@@ -89,14 +103,17 @@ class Commands:
             "consent": self._consent,
             "set": self._set,
             "unset": self._unset,
+            "link": self._link,
+            "unlink": self._unlink,
             "deadletters": self._deadletters,
             "retry": self._retry,
         }
 
     def _caller(self, event: Event) -> Caller:
-        roles = self._hub.config.roles
+        roles = self._hub.roles
         ref = event.author_ref
-        return Caller(ref, ref in roles.admins, ref in roles.facilitators or ref in roles.admins)
+        ok, why = roles.admin_of_room(ref, event.room)
+        return Caller(ref, ok, why, tuple(roles.facilitator_bridges(ref, event.room)))
 
     async def run(self, event: Event) -> str:
         """Execute the command in ``event.text`` and return the answer."""
@@ -170,17 +187,71 @@ class Commands:
         yes = args[0] == "yes"
         await self._hub.store.set_consent(event.author_ref, yes)
         await self._hub.store.audit(event.author_ref, "consent", args[0], str(event.room))
+        more = await self._hub.consent_answered(event.author_ref, yes)
+        name = event.author.display_name
         if yes:
-            return f"thank you: messages by {event.author.display_name} will now cross the bridge"
-        return f"understood: messages by {event.author.display_name} will no longer cross"
+            return f"thank you: messages by {name} will now cross the bridge{more}"
+        return f"understood: messages by {name} will no longer cross{more}"
 
     def _refuse(self, caller: Caller, what: str) -> str | None:
         if caller.is_admin:
             return None
-        return (
-            f"only admins may {what}; {caller.ref} is not in [roles] admins "
-            "(ask an admin, or add yourself to bot.toml)"
+        return f"only admins may {what}; {caller.not_admin} (ask an admin, or edit bot.toml)"
+
+    def _bridge_for(self, event: Event, given: list[str]) -> str:
+        """The bridge a link command is about: named, or this room's only one."""
+        bridges = self._hub.roles.bridges_of(event.room)
+        if given:
+            return given[0]
+        if len(bridges) == 1:
+            return bridges[0]
+        raise ValueError(
+            f"this room is in bridges {', '.join(bridges)}; name one at the end of the command"
         )
+
+    async def _link(self, event: Event, caller: Caller, args: list[str]) -> str:
+        usage = "usage: !bridge link ACCOUNT:ROOM public|internal|closed [BRIDGE]"
+        if len(args) not in (2, 3):
+            return usage
+        try:
+            room = RoomRef.parse(args[0])
+            privacy = parse_value("privacy", args[1])
+            bridge = self._bridge_for(event, args[2:])
+        except ValueError as exc:
+            return f"refused: {exc}\n{usage}"
+        if not self._hub.roles.admin_of_bridge(caller.ref, bridge):
+            return (
+                f"only admins of bridge {bridge} may link rooms into it; {caller.ref} is not "
+                f"in [roles] admins nor in its [bridges.roles] admins"
+            )
+        try:
+            await self._hub.link(bridge, room, privacy, caller.ref, str(event.room))
+        except (ValueError, ConfigError) as exc:
+            return f"refused: {exc}"
+        return (
+            f"{room} is now in bridge {bridge} as {privacy}; set its other rules with "
+            f"!bridge set in that room, or here with bridgebot rules"
+        )
+
+    async def _unlink(self, event: Event, caller: Caller, args: list[str]) -> str:
+        usage = "usage: !bridge unlink ACCOUNT:ROOM [BRIDGE]"
+        if len(args) not in (1, 2):
+            return usage
+        try:
+            room = RoomRef.parse(args[0])
+            bridge = self._bridge_for(event, args[1:])
+        except ValueError as exc:
+            return f"refused: {exc}\n{usage}"
+        if not self._hub.roles.admin_of_bridge(caller.ref, bridge):
+            return (
+                f"only admins of bridge {bridge} may unlink rooms from it; {caller.ref} is "
+                f"not in [roles] admins nor in its [bridges.roles] admins"
+            )
+        try:
+            await self._hub.unlink(bridge, room, caller.ref, str(event.room))
+        except (ValueError, ConfigError) as exc:
+            return f"refused: {exc}"
+        return f"{room} is no longer in bridge {bridge}; nothing more crosses to or from it"
 
     async def _set(self, event: Event, caller: Caller, args: list[str]) -> str:
         if (refused := self._refuse(caller, "change rules")) is not None:
@@ -219,13 +290,48 @@ class Commands:
         return f"{n} dead letters queued again"
 
     async def _announce(self, event: Event, caller: Caller) -> str:
-        if not caller.is_facilitator:
-            return f"only facilitators may announce; {caller.ref} is not in [roles] facilitators"
-        text = event.text.split(maxsplit=1)[1] if len(event.text.split(maxsplit=1)) > 1 else ""
+        if not caller.announces_to:
+            return (
+                f"only facilitators may announce; {caller.ref} is not in [roles] "
+                "facilitators nor in the [bridges.roles] facilitators of this room's bridges"
+            )
+        words = event.text.split(maxsplit=2)
+        if len(words) >= 2 and words[1] == "--cancel":
+            return await self._cancel(caller, words[2] if len(words) > 2 else "")
+        due_at = None
+        if len(words) >= 2 and words[1] == "--at":
+            if len(words) < 3 or len(words[2].split(maxsplit=1)) < 2:
+                return "usage: !announce --at 2026-12-01T09:00 TEXT"
+            when, text = words[2].split(maxsplit=1)
+            try:
+                due_at = parse_at(when)
+            except ValueError as exc:
+                return f"refused: {exc}"
+        else:
+            text = event.text.split(maxsplit=1)[1] if len(words) > 1 else ""
         if not text.strip():
             return "usage: !announce TEXT"
-        rooms = await self._hub.announce(event, text)
-        await self._hub.store.audit(
-            caller.ref, "announce", json.dumps({"rooms": rooms}), str(event.room)
-        )
-        return f"announcement queued for {len(rooms)} rooms: {', '.join(rooms) or 'none'}"
+        ann_id, rooms = await self._hub.announce(event, text, due_at)
+        detail = {"id": ann_id, "rooms": list(rooms or ()), "at": due_at}
+        await self._hub.store.audit(caller.ref, "announce", json.dumps(detail), str(event.room))
+        if rooms is None:
+            assert due_at is not None
+            return (
+                f"announcement {ann_id} scheduled for {show_time(due_at)} to bridge "
+                f"{', '.join(caller.announces_to)}; cancel it with !announce --cancel {ann_id}"
+            )
+        return f"announcement {ann_id} queued for {len(rooms)} rooms: {', '.join(rooms) or 'none'}"
+
+    async def _cancel(self, caller: Caller, raw: str) -> str:
+        if not raw.strip().isdigit():
+            return "usage: !announce --cancel ID"
+        ann_id = int(raw)
+        ann = await self._hub.store.announcement(ann_id)
+        if ann is None or ann.state != "scheduled":
+            return f"announcement {ann_id} is not scheduled (it was sent, cancelled or never made)"
+        if ann.author_ref != caller.ref and not self._hub.roles.is_any_admin(caller.ref):
+            return f"announcement {ann_id} is {ann.author_name}'s; they or an admin may cancel it"
+        if not await self._hub.store.cancel_announcement(ann_id):
+            return f"announcement {ann_id} was being sent; too late to cancel"
+        await self._hub.store.audit(caller.ref, "announce-cancel", str(ann_id))
+        return f"announcement {ann_id} cancelled"

@@ -190,6 +190,11 @@ class _Loader:
         types = set(self.models)
         self.problems += check_bridges(bridges, self.accounts, types)
         self.problems += check_roles(data.get("roles"), self.accounts, types)
+        raw_bridges = data.get("bridges")
+        for i, item in enumerate(raw_bridges if isinstance(raw_bridges, list) else []):
+            if isinstance(item, dict):
+                loc: Loc = ("bridges", i, "roles")
+                self.problems += check_roles(item.get("roles"), self.accounts, types, loc)
         self.problems += check_rate_types(data.get("dispatch"), types)
         if (
             store is None

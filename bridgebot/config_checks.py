@@ -109,8 +109,11 @@ def check_bridges(
     return problems
 
 
-def check_roles(raw: object, accounts: Collection[str], types: Collection[str]) -> list[str]:
-    """Every well-formed ``ACCOUNT:USER`` in ``[roles]`` names a configured account.
+def check_roles(
+    raw: object, accounts: Collection[str], types: Collection[str], loc: Loc = ("roles",)
+) -> list[str]:
+    """Every well-formed ``ACCOUNT:USER`` in ``[roles]`` (or a bridge's ``roles``, at
+    ``loc``) names a configured account.
 
     Works on the raw table: malformed entries are reported by validation already.
     """
@@ -127,7 +130,7 @@ def check_roles(raw: object, accounts: Collection[str], types: Collection[str]) 
             account, sep, user = item.partition(":")
             if sep and user and "." in account and account not in accounts:
                 problems.append(
-                    _problem(("roles", key, i), _account_problem(item, account, accounts, types))
+                    _problem((*loc, key, i), _account_problem(item, account, accounts, types))
                 )
     return problems
 

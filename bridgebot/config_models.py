@@ -276,6 +276,7 @@ class RoomConfig(_Frozen):
     receives: StrictBool = True
     networks: tuple[str, ...] | None = Field(default=None, examples=['["matrix", "email"]'])
     consent: Literal["implied", "opt-in"] = "implied"
+    delete_on_consent_no: StrictBool = False
     attribution: Literal["name", "pseudonym", "none"] = "name"
     redact: tuple[RedactConfig, ...] = ()
     ignore_authors: tuple[Regex, ...] = ()
@@ -288,6 +289,8 @@ class BridgeConfig(_Frozen):
 
     name: Annotated[str, AfterValidator(_non_empty)] = Field(examples=['"khub"'])
     label: Annotated[str, AfterValidator(check_label)] = "{author} · {network}"
+    #: Admins and facilitators of this bridge only, on top of the global [roles].
+    roles: RolesConfig = RolesConfig()
     rooms: tuple[RoomConfig, ...] = ()
 
 

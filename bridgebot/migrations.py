@@ -140,8 +140,72 @@ _V1 = (
     """,
 )
 
+# Version 2: what facilitators and admins do in chat and on the command line.
+_V2 = (
+    # One row per announcement, from `!announce` or `bridgebot announce`. A scheduled one
+    # waits here (state "scheduled") until due_at; then the running bridge queues it
+    # (state "queued", message_id and rooms set); a chat announcement's settled summary
+    # moves it to "reported". The id is what `bridgebot announce --status ID` takes.
+    """
+    CREATE TABLE announcements (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        created_at  REAL NOT NULL,
+        author_ref  TEXT NOT NULL,
+        author_name TEXT NOT NULL,
+        text        TEXT NOT NULL,
+        bridge      TEXT,
+        origin_room TEXT NOT NULL,
+        origin_id   TEXT,
+        due_at      REAL,
+        state       TEXT NOT NULL
+                    CHECK (state IN ('scheduled', 'queued', 'reported', 'cancelled')),
+        message_id  INTEGER REFERENCES messages (id),
+        rooms       TEXT NOT NULL DEFAULT '[]'
+    )
+    """,
+    # due_announcements and unreported_announcements.
+    "CREATE INDEX announcements_by_state ON announcements (state, due_at)",
+    # Rooms linked into (linked = 1) or unlinked from (linked = 0) a bridge by chat command,
+    # on top of bot.toml's [[bridges.rooms]].
+    """
+    CREATE TABLE links (
+        bridge TEXT NOT NULL,
+        room   TEXT NOT NULL,
+        linked INTEGER NOT NULL CHECK (linked IN (0, 1)),
+        actor  TEXT NOT NULL,
+        ts     REAL NOT NULL,
+        PRIMARY KEY (bridge, room)
+    )
+    """,
+    # Messages held for consent (opt-in rooms): the event, and the rooms it would reach.
+    """
+    CREATE TABLE held (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        author_ref TEXT NOT NULL,
+        message_id INTEGER NOT NULL REFERENCES messages (id),
+        event      TEXT NOT NULL,
+        dests      TEXT NOT NULL,
+        created_at REAL NOT NULL
+    )
+    """,
+    "CREATE INDEX held_by_author ON held (author_ref, id)",
+    # Authors already told how consent works (told once, whichever room they wrote in).
+    """
+    CREATE TABLE consent_asked (
+        author_ref TEXT PRIMARY KEY,
+        room       TEXT NOT NULL,
+        asked_at   REAL NOT NULL
+    )
+    """,
+    # Messages by one author, for deleting their copies on `!bridge consent no`.
+    "CREATE INDEX messages_by_author ON messages (author_ref, id)",
+    # An announcement's report: which of its deliveries failed.
+    "CREATE INDEX dead_letters_by_message ON dead_letters (message_id)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "messages, copies, followups, outbox, dead letters, audit, consent", _V1),
+    Migration(2, "announcements, links, held messages, consent explanations", _V2),
 )
 
 #: The schema version this code writes; a database above it is refused.

@@ -30,6 +30,7 @@ import aiosqlite
 from bridgebot import migrations as schema
 from bridgebot import store_ops as ops
 from bridgebot.errors import StoreError
+from bridgebot.store_admin import AdminStore, Announcement, DeliveryState, HeldMessage, Link
 from bridgebot.store_ops import (
     DELIVERY_KINDS,
     FOLLOWUP_KINDS,
@@ -41,8 +42,12 @@ from bridgebot.store_ops import (
 
 __all__ = [
     "DELIVERY_KINDS",
+    "Announcement",
     "AuditEntry",
     "DeadLetter",
+    "DeliveryState",
+    "HeldMessage",
+    "Link",
     "NewDelivery",
     "OutboxItem",
     "Store",
@@ -54,7 +59,7 @@ _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
 
-class Store:
+class Store(AdminStore):
     """The bridge's durable state behind a small async interface; build with :meth:`open`."""
 
     def __init__(self, db: aiosqlite.Connection, path: str, clock: Callable[[], float]) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 
 from bridgebot.contract import Adapter, Emit
@@ -33,7 +33,7 @@ class AdapterState:
 class Supervisor:
     """Owns the start/stop of every adapter and knows which are up."""
 
-    def __init__(self, adapters: Mapping[str, Adapter], emit: Emit) -> None:
+    def __init__(self, adapters: MutableMapping[str, Adapter], emit: Emit) -> None:
         self._adapters = adapters
         self._emit = emit
         self._states = {account: AdapterState(since=time.time()) for account in adapters}
@@ -108,6 +108,19 @@ class Supervisor:
             await asyncio.sleep(QUIET_PERIOD)
             state.attempts = 0
             return
+
+    async def replace(self, account: str, adapter: Adapter) -> None:
+        """Stop ``account``'s adapter and start ``adapter`` in its place (e.g. to listen in
+        more rooms). Deliveries to the account wait while it restarts."""
+        task = self._tasks.pop(account, None)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        self._set(account, "starting", "restarting")
+        await _stop_quietly(self._adapters[account])
+        self._adapters[account] = adapter
+        self._states[account].attempts = 0
+        self._tasks[account] = asyncio.create_task(self._keep(account), name=f"adapter {account}")
 
     async def stop(self) -> None:
         for task in self._tasks.values():

@@ -26,7 +26,10 @@ from rules import (
     custom_redaction,
 )
 
-__all__ = ["OVERRIDABLE_KEYS", "build_topology"]
+__all__ = ["OVERRIDABLE_KEYS", "LinkChange", "apply_links", "build_topology"]
+
+#: (bridge, room, linked): a room linked into (True) or unlinked from a bridge in chat.
+LinkChange = tuple[str, str, bool]
 
 #: Room keys that `!bridge set` may override at run time.
 OVERRIDABLE_KEYS = frozenset(
@@ -36,6 +39,7 @@ OVERRIDABLE_KEYS = frozenset(
         "receives",
         "networks",
         "consent",
+        "delete_on_consent_no",
         "attribution",
         "redact",
         "ignore_authors",
@@ -73,6 +77,7 @@ def _room_policy(room: RoomConfig, overrides: Mapping[str, Any]) -> RoomPolicy:
         receives=bool(get("receives")),
         networks=frozenset(networks) if networks is not None else None,
         consent=Consent(get("consent")),
+        delete_on_consent_no=bool(get("delete_on_consent_no")),
         attribution=Attribution(get("attribution")),
         redact=_redactions(get("redact")),
         ignore_authors=tuple(re.compile(p) for p in get("ignore_authors")),
@@ -110,15 +115,39 @@ def _strictest_privacy(bridges: tuple[BridgePolicy, ...]) -> tuple[BridgePolicy,
     )
 
 
+def apply_links(config: Config, links: Iterable[LinkChange]) -> Config:
+    """``config`` with chat-made links applied: a linked room joins its bridge with every
+    key at its default (overrides set the rest), an unlinked room leaves it. A link to a
+    bridge that no longer exists in bot.toml is ignored."""
+    changes: dict[str, dict[str, bool]] = {}
+    for name, room, linked in links:
+        changes.setdefault(name, {})[room] = linked
+    if not changes:
+        return config
+    bridges = []
+    for bridge in config.bridges:
+        wanted = changes.get(bridge.name, {})
+        rooms = [r for r in bridge.rooms if wanted.get(str(r.room), True)]
+        present = {str(r.room) for r in rooms}
+        for room, linked in wanted.items():
+            if linked and room not in present:
+                rooms.append(RoomConfig(room=RoomRef.parse(room)))
+        bridges.append(bridge.model_copy(update={"rooms": tuple(rooms)}))
+    return config.model_copy(update={"bridges": tuple(bridges)})
+
+
 def build_topology(
     config: Config,
     secret: bytes,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    links: Iterable[LinkChange] = (),
 ) -> Topology:
-    """Compile ``config`` (with per-room ``overrides``: room → key → value) into a Topology.
+    """Compile ``config`` (with per-room ``overrides``: room → key → value, and chat-made
+    ``links``) into a Topology.
 
     Raises ConfigError if an override no longer compiles (e.g. a bad regex set in chat).
     """
+    config = apply_links(config, links)
     try:
         bridges = _strictest_privacy(
             tuple(_bridge_policy(b, overrides or {}) for b in config.bridges)

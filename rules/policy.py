@@ -92,6 +92,8 @@ class RoomPolicy:
     receives: bool = True
     networks: frozenset[str] | None = None
     consent: Consent = Consent.IMPLIED
+    #: On ``consent no``, also delete the copies of the author's earlier messages.
+    delete_on_consent_no: bool = False
     attribution: Attribution = Attribution.NAME
     redact: tuple[Redaction, ...] = ()
     ignore_authors: tuple[re.Pattern[str], ...] = ()

@@ -21,6 +21,10 @@ TABLES = {
     "audit",
     "consent",
     "overrides",
+    "announcements",
+    "links",
+    "held",
+    "consent_asked",
     "cursors",
 }
 
@@ -64,6 +68,10 @@ async def test_every_lookup_has_an_index(tmp_path: Path) -> None:
         ("SELECT room FROM copies WHERE message_id = ?", 1),
         ("SELECT * FROM outbox WHERE dest_room = ? ORDER BY id LIMIT 32", 1),
         ("SELECT 1 FROM followups WHERE kind = ? AND room = ? AND remote_id = ?", 3),
+        ("SELECT dest_room, reason FROM dead_letters WHERE message_id = ? ORDER BY id", 1),
+        ("SELECT id FROM messages WHERE author_ref = ? ORDER BY id", 1),
+        ("SELECT id FROM held WHERE author_ref = ? ORDER BY id", 1),
+        ("SELECT id FROM announcements WHERE state = ? AND due_at <= ? ORDER BY due_at", 2),
     ]
     with closing(sqlite3.connect(path)) as conn:
         for sql, n in lookups:

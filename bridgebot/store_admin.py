@@ -1,0 +1,281 @@
+"""The store's tables for what facilitators and admins do: announcements (scheduled or
+sent, with their reports), chat-made links, messages held for consent.
+
+A mixin of :class:`bridgebot.store.Store`, kept in its own module for size; like the rest
+of the store, only plain dataclasses and builtins cross this interface.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bridgebot import store_ops as ops
+
+__all__ = ["AdminStore", "Announcement", "DeliveryState", "HeldMessage", "Link"]
+
+
+@dataclass(frozen=True, slots=True)
+class Announcement:
+    """One announcement: scheduled, queued (``message_id`` and ``rooms`` set) or reported."""
+
+    id: int
+    created_at: float
+    author_ref: str
+    author_name: str
+    text: str
+    #: The bridge it goes to; None means every bridge (CLI ``--all``), or, for a chat
+    #: announcement, the bridges of ``origin_room``.
+    bridge: str | None
+    origin_room: str
+    #: The remote id of the ``!announce`` message (chat), for the reply with the summary.
+    origin_id: str | None
+    due_at: float | None
+    state: str
+    message_id: int | None
+    rooms: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryState:
+    """Where one message's deliveries stand; the rest of its rooms are still queued."""
+
+    landed: tuple[str, ...]
+    failed: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A room linked into (``linked``) or unlinked from a bridge by an admin in chat."""
+
+    bridge: str
+    room: str
+    linked: bool
+    actor: str
+    ts: float
+
+
+@dataclass(frozen=True, slots=True)
+class HeldMessage:
+    """A message held until its author answers the consent question."""
+
+    id: int
+    author_ref: str
+    message_id: int
+    #: The inbound event as JSON (bridgebot.model.event_to_json).
+    event: str
+    #: The rooms the consent rule withheld it from.
+    dests: tuple[str, ...]
+
+
+_ANN_COLUMNS = (
+    "id, created_at, author_ref, author_name, text, bridge, origin_room, origin_id, due_at, "
+    "state, message_id, rooms"
+)
+
+
+def _announcement(row: Sequence[Any]) -> Announcement:
+    (i, created, ref, name, text, bridge, origin, origin_id, due, state, msg, rooms) = row
+    return Announcement(
+        int(i), float(created), str(ref), str(name), str(text), bridge, str(origin),
+        origin_id, due, str(state), msg, tuple(json.loads(rooms)),
+    )  # fmt: skip
+
+
+def _delivery_state(conn: sqlite3.Connection, message_id: int) -> DeliveryState:
+    landed = conn.execute(
+        "SELECT room FROM copies WHERE message_id = ? ORDER BY room", (message_id,)
+    ).fetchall()
+    failed = conn.execute(
+        "SELECT dest_room, reason FROM dead_letters WHERE message_id = ? ORDER BY id",
+        (message_id,),
+    ).fetchall()
+    return DeliveryState(tuple(r[0] for r in landed), {r[0]: r[1] for r in failed})
+
+
+def _queue_announcement(
+    conn: sqlite3.Connection,
+    announcement_id: int,
+    message_id: int,
+    deliveries: Sequence[ops.NewDelivery],
+    now: float,
+) -> bool:
+    rooms = json.dumps(sorted({d.dest_room for d in deliveries}))
+    with ops.atomic(conn):
+        changed = conn.execute(
+            "UPDATE announcements SET state = 'queued', message_id = ?, rooms = ? "
+            "WHERE id = ? AND state = 'scheduled'",
+            (message_id, rooms, announcement_id),
+        ).rowcount
+        if not changed:
+            return False
+        ops.insert_deliveries(conn, message_id, deliveries, now)
+        return True
+
+
+class AdminStore:
+    """Announcements, links, held messages and consent explanations."""
+
+    # Provided by Store.
+    _clock: Callable[[], float]
+    _call: Callable[..., Awaitable[Any]]
+    _write: Callable[..., Awaitable[Any]]
+
+    # -- announcements ------------------------------------------------------------------
+
+    async def add_announcement(
+        self,
+        *,
+        author_ref: str,
+        author_name: str,
+        text: str,
+        bridge: str | None,
+        origin_room: str,
+        origin_id: str | None = None,
+        due_at: float | None = None,
+    ) -> int:
+        """Record an announcement, due at ``due_at`` (None: now); return its id.
+
+        It stays ``scheduled`` until :meth:`queue_announcement` puts it in the outbox."""
+        sql = """
+            INSERT INTO announcements (created_at, author_ref, author_name, text, bridge,
+                                       origin_room, origin_id, due_at, state)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
+        """
+        now = self._clock()
+        params = (now, author_ref, author_name, text, bridge, origin_room, origin_id,
+                  now if due_at is None else due_at, "scheduled")  # fmt: skip
+        rows = await self._write("add_announcement", ops.fetch_all, sql, params)
+        return int(rows[0][0])
+
+    async def queue_announcement(
+        self, announcement_id: int, message_id: int, deliveries: Sequence[ops.NewDelivery]
+    ) -> bool:
+        """Put a scheduled announcement's deliveries in the outbox and mark it queued, in
+        one transaction; False (writing nothing) if it was not scheduled any more."""
+        ops.check_deliveries(deliveries)
+        queued = await self._write(
+            "queue_announcement",
+            _queue_announcement,
+            announcement_id,
+            message_id,
+            deliveries,
+            self._clock(),
+        )
+        return bool(queued)
+
+    async def announcement_reported(self, announcement_id: int) -> None:
+        """The chat summary of the announcement is queued; do not report it again."""
+        sql = "UPDATE announcements SET state = 'reported' WHERE id = ? AND state = 'queued'"
+        await self._write("announcement_reported", ops.write, sql, (announcement_id,))
+
+    async def cancel_announcement(self, announcement_id: int) -> bool:
+        """Cancel a scheduled announcement; False if it is not (or no longer) scheduled."""
+        sql = "UPDATE announcements SET state = 'cancelled' WHERE id = ? AND state = 'scheduled'"
+        return bool(await self._write("cancel_announcement", ops.write, sql, (announcement_id,)))
+
+    async def announcement(self, announcement_id: int) -> Announcement | None:
+        """One announcement by id."""
+        sql = f"SELECT {_ANN_COLUMNS} FROM announcements WHERE id = ?"
+        rows = await self._call("announcement", ops.fetch_all, sql, (announcement_id,))
+        return _announcement(rows[0]) if rows else None
+
+    async def announcements(
+        self, states: Sequence[str] = ("scheduled", "queued", "reported"), limit: int = 50
+    ) -> list[Announcement]:
+        """The latest announcements in ``states``, newest first."""
+        marks = ", ".join("?" for _ in states)
+        sql = (
+            f"SELECT {_ANN_COLUMNS} FROM announcements WHERE state IN ({marks}) "
+            "ORDER BY id DESC LIMIT ?"
+        )
+        rows = await self._call("announcements", ops.fetch_all, sql, (*states, max(0, limit)))
+        return [_announcement(r) for r in rows]
+
+    async def due_announcements(self, now: float) -> list[Announcement]:
+        """Scheduled announcements whose time has come, oldest due first."""
+        sql = (
+            f"SELECT {_ANN_COLUMNS} FROM announcements WHERE state = 'scheduled' "
+            "AND due_at <= ? ORDER BY due_at, id"
+        )
+        rows = await self._call("due_announcements", ops.fetch_all, sql, (now,))
+        return [_announcement(r) for r in rows]
+
+    async def unreported_announcements(self, exclude_origin: str) -> list[Announcement]:
+        """Queued announcements from chat rooms (not ``exclude_origin``) not yet summarised."""
+        sql = (
+            f"SELECT {_ANN_COLUMNS} FROM announcements WHERE state = 'queued' "
+            "AND origin_room <> ? ORDER BY id"
+        )
+        rows = await self._call("unreported_announcements", ops.fetch_all, sql, (exclude_origin,))
+        return [_announcement(r) for r in rows]
+
+    async def delivery_state(self, message_id: int) -> DeliveryState:
+        """Rooms where ``message_id`` landed, and where it failed (with the reason)."""
+        state: DeliveryState = await self._call("delivery_state", _delivery_state, message_id)
+        return state
+
+    # -- links --------------------------------------------------------------------------
+
+    async def set_link(self, bridge: str, room: str, linked: bool, actor: str) -> None:
+        """Record that ``room`` is linked into (or unlinked from) ``bridge``."""
+        sql = """
+            INSERT INTO links (bridge, room, linked, actor, ts) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (bridge, room) DO UPDATE
+            SET linked = excluded.linked, actor = excluded.actor, ts = excluded.ts
+        """
+        params = (bridge, room, int(linked), actor, self._clock())
+        await self._write("set_link", ops.write, sql, params)
+
+    async def delete_link(self, bridge: str, room: str) -> None:
+        """Forget a chat-made link or unlink: bot.toml decides again."""
+        sql = "DELETE FROM links WHERE bridge = ? AND room = ?"
+        await self._write("delete_link", ops.write, sql, (bridge, room))
+
+    async def links(self) -> list[Link]:
+        """Every chat-made link and unlink, by bridge and room."""
+        sql = "SELECT bridge, room, linked, actor, ts FROM links ORDER BY bridge, room"
+        rows = await self._call("links", ops.fetch_all, sql, ())
+        return [Link(str(b), str(r), bool(n), str(a), float(t)) for b, r, n, a, t in rows]
+
+    # -- consent --------------------------------------------------------------------------
+
+    async def hold(
+        self, author_ref: str, message_id: int, event: str, dests: Sequence[str]
+    ) -> None:
+        """Keep a message back until its author answers the consent question."""
+        sql = """
+            INSERT INTO held (author_ref, message_id, event, dests, created_at)
+            VALUES (?, ?, ?, ?, ?)
+        """
+        params = (author_ref, message_id, event, json.dumps(list(dests)), self._clock())
+        await self._write("hold", ops.write, sql, params)
+
+    async def held(self, author_ref: str) -> list[HeldMessage]:
+        """The author's held messages, oldest first."""
+        sql = (
+            "SELECT id, author_ref, message_id, event, dests FROM held "
+            "WHERE author_ref = ? ORDER BY id"
+        )
+        rows = await self._call("held", ops.fetch_all, sql, (author_ref,))
+        return [HeldMessage(i, a, m, e, tuple(json.loads(d))) for i, a, m, e, d in rows]
+
+    async def release_held(self, author_ref: str) -> int:
+        """Forget the author's held messages (sent or refused); return how many."""
+        sql = "DELETE FROM held WHERE author_ref = ?"
+        return int(await self._write("release_held", ops.write, sql, (author_ref,)))
+
+    async def consent_asked(self, author_ref: str, room: str) -> bool:
+        """Record that the author was told how consent works; False if they already were."""
+        sql = "INSERT OR IGNORE INTO consent_asked (author_ref, room, asked_at) VALUES (?, ?, ?)"
+        params = (author_ref, room, self._clock())
+        return bool(await self._write("consent_asked", ops.write, sql, params))
+
+    async def messages_by(self, author_ref: str) -> list[tuple[int, str, str]]:
+        """Every accepted message by ``author_ref`` as (message id, room, remote id)."""
+        sql = "SELECT id, room, remote_id FROM messages WHERE author_ref = ? ORDER BY id"
+        rows = await self._call("messages_by", ops.fetch_all, sql, (author_ref,))
+        return [(int(i), str(r), str(x)) for i, r, x in rows]
