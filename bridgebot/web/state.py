@@ -10,6 +10,7 @@ from rules import RoomPolicy
 
 if TYPE_CHECKING:
     from bridgebot.hub import Hub
+    from bridgebot.store import Store
 
 __all__ = [
     "AdminState",
@@ -94,6 +95,21 @@ class AuditView:
 
 
 @dataclass(frozen=True, slots=True)
+class AnnouncementView:
+    """One announcement and where it stands."""
+
+    id: int
+    when: float
+    author: str
+    origin: str
+    state: str  # scheduled | cancelled | sending | landed | failed
+    landed: list[str]
+    queued: list[str]
+    failed: dict[str, str]
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class AdminState:
     """Everything on the overview page."""
 
@@ -103,6 +119,7 @@ class AdminState:
     dead_letters: list[DeadView]
     audit: list[AuditView]
     counters: dict[str, Any]
+    announcements: list[AnnouncementView]
 
     def to_json(self) -> dict[str, Any]:
         """The ``/api/admin/state`` body."""
@@ -145,6 +162,36 @@ def _decode(value: str) -> Any:
         return value
 
 
+async def _announcements(store: Store) -> list[AnnouncementView]:
+    out = []
+    for ann in await store.announcements(("scheduled", "queued", "reported", "cancelled"), 20):
+        landed: list[str] = []
+        failed: dict[str, str] = {}
+        if ann.message_id is not None:
+            done = await store.delivery_state(ann.message_id)
+            landed = [r for r in done.landed if r in ann.rooms]
+            failed = {r: why for r, why in done.failed.items() if r in ann.rooms}
+        queued = [r for r in ann.rooms if r not in landed and r not in failed]
+        if ann.state in ("scheduled", "cancelled"):
+            state = ann.state
+        else:
+            state = "sending" if queued else "failed" if failed else "landed"
+        out.append(
+            AnnouncementView(
+                ann.id,
+                ann.due_at or ann.created_at,
+                ann.author_ref,
+                ann.origin_room,
+                state,
+                landed,
+                queued,
+                failed,
+                ann.text,
+            )
+        )
+    return out
+
+
 async def count_dead_letters(hub: Hub) -> int:
     """How many dead letters wait for a retry."""
     return len(await hub.store.dead_letters(limit=COUNT_LIMIT))
@@ -184,4 +231,12 @@ async def collect(hub: Hub) -> AdminState:
     ]
     status = hub.status()
     counters = {k: status[k] for k in ("relayed", "withheld", "sent", "dead", "started_at")}
-    return AdminState(bridges, dict(status["adapters"]), queues, dead, audit, counters)
+    return AdminState(
+        bridges,
+        dict(status["adapters"]),
+        queues,
+        dead,
+        audit,
+        counters,
+        await _announcements(store),
+    )

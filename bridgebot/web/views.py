@@ -10,6 +10,7 @@ from bridgebot.topology import OVERRIDABLE_KEYS
 from bridgebot.web.html import Safe, fill, join, when
 from bridgebot.web.state import (
     AdminState,
+    AnnouncementView,
     AuditView,
     BridgeView,
     DeadView,
@@ -234,22 +235,32 @@ def _audit(entries: Sequence[AuditView]) -> Safe:
     return _table(("when", "who", "what", "room", "detail"), rows, "Nothing audited yet.")
 
 
-def _announced_rooms(detail: str) -> str:
-    # The detail is the JSON `!announce` audits; anything else is shown as it is.
-    try:
-        rooms = json.loads(detail).get("rooms")
-    except (ValueError, AttributeError):
-        return detail
-    return ", ".join(str(r) for r in rooms) if isinstance(rooms, list) else detail
+def _announcement_state(a: AnnouncementView) -> str:
+    if a.state == "scheduled":
+        return f"scheduled for {when(a.when)}"
+    total = len(a.landed) + len(a.queued) + len(a.failed)
+    parts = [f"landed in {len(a.landed)} of {total}"] if a.state != "cancelled" else []
+    if a.queued:
+        parts.append(f"{len(a.queued)} queued")
+    if a.failed:
+        parts.append(f"{len(a.failed)} failed")
+    return ", ".join(parts) or a.state
 
 
-def _announcements(entries: Sequence[AuditView]) -> Safe:
+def _announcement_rooms(a: AnnouncementView) -> str:
+    rooms = [*a.landed, *(f"{r} (queued)" for r in a.queued)]
+    rooms += [f"{r} (failed: {why})" for r, why in sorted(a.failed.items())]
+    return ", ".join(rooms) or "-"
+
+
+def _announcements(entries: Sequence[AnnouncementView]) -> Safe:
     rows = (
-        _row(when(e.ts), e.actor, e.room or "-", _announced_rooms(e.detail) or "no room")
-        for e in entries
-        if e.action == "announce"
+        _row(
+            a.id, when(a.when), a.author, a.origin, _announcement_state(a), _announcement_rooms(a)
+        )
+        for a in entries
     )
-    head = ("when", "who", "from", "queued for")
+    head = ("#", "when", "who", "from", "state", "rooms")
     return _table(head, rows, "No announcements yet (facilitators post them with !announce).")
 
 
@@ -309,7 +320,7 @@ def overview(state: AdminState, csrf: str, *, error: str = "", notice: str = "")
             Safe('<h2 id="dead-letters">Dead letters</h2>'),
             _dead(state.dead_letters, csrf),
             Safe('<h2 id="announcements">Announcements</h2>'),
-            _announcements(state.audit),
+            _announcements(state.announcements),
             Safe('<h2 id="audit">Audit log</h2>'),
             _audit(state.audit),
             Safe('<h2 id="explain">Explain a route</h2>'),

@@ -91,3 +91,9 @@ async def test_announcements_are_listed_with_the_rooms_they_were_queued_for(
         page = await admin.page("/")
         section = page.split('id="announcements"', 1)[1].split('id="audit"', 1)[0]
         assert "api.a:fac" in section and b.ref in section
+        assert "landed in 1 of 1" in section and "meeting at noon" not in section
+        await say(admin.http, a, "fac", "!announce --at 2099-01-01T09:00 far future")
+        await admin.settle()
+        page = await admin.page("/")
+        section = page.split('id="announcements"', 1)[1].split('id="audit"', 1)[0]
+        assert "scheduled for 2099-01-01" in section
