@@ -164,6 +164,30 @@ async def _explain(path: str, src: str, dst: str, author: str, text: str) -> int
     return 0
 
 
+async def _export(path: str, output: str | None, force: bool) -> int:
+    from adapters import settings_models
+    from bridgebot.config import parse_config
+    from bridgebot.rules_export import export_store, write_atomically
+    from bridgebot.store import Store
+
+    _config, store = await _with_store(path)
+    assert isinstance(store, Store)
+    try:
+        exported = await export_store(Path(path), store)
+    finally:
+        await store.close()
+    # Never hand out a file that bridgebot itself would refuse.
+    parse_config(exported.text, output or "the exported file", settings_models())
+    for line in exported.skipped:
+        print(f"bridgebot: not written: {line}", file=sys.stderr)
+    if output is None:
+        sys.stdout.write(exported.text)
+        return 0
+    write_atomically(Path(output), exported.text, source=Path(path), force=force)
+    print(f"wrote {output} with {len(exported.applied)} changes made in chat", file=sys.stderr)
+    return 0
+
+
 async def _status(path: str) -> int:
     from bridgebot.hub import STATUS_CURSOR
     from bridgebot.store import Store
@@ -298,6 +322,10 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--config", default=DEFAULT_CONFIG)
     show = rsub.add_parser("show", help="every room's effective rules and where each comes from")
     show.add_argument("--config", default=DEFAULT_CONFIG)
+    exp = rsub.add_parser("export", help="the config file with the changes made in chat, as TOML")
+    exp.add_argument("-c", "--config", default=DEFAULT_CONFIG)
+    exp.add_argument("-o", "--output", metavar="FILE", help="write FILE (atomically), not stdout")
+    exp.add_argument("--force", action="store_true", help="let -o overwrite the config file")
     au = sub.add_parser("audit", help="rule changes, announcements and admin commands")
     au.add_argument("--limit", type=int, default=100)
     au.add_argument("--config", default=DEFAULT_CONFIG)
@@ -341,6 +369,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return asyncio.run(_run(args.config))
             case "check":
                 return _check(args.config)
+            case "rules" if args.rules_command == "export":
+                return asyncio.run(_export(args.config, args.output, args.force))
             case "rules" if args.rules_command == "show":
                 return asyncio.run(_admin(args.config, "rules", 0))
             case "rules":
