@@ -51,6 +51,7 @@ async def _run(path: str) -> int:
     from adapters import registry
     from bridgebot.hub import Hub
     from bridgebot.store import Store
+    from bridgebot.watch import ConfigWatcher
 
     config = _load(path)
     setup_logging(config.log.level, config.log.format if not _JSON else "json")
@@ -62,16 +63,26 @@ async def _run(path: str) -> int:
         loop.add_signal_handler(sig, stop.set)
 
     reloads: set[asyncio.Task[None]] = set()
+    reloading = asyncio.Lock()  # SIGHUP and the file watcher take turns
+
+    async def reload_now() -> None:
+        async with reloading:
+            await _reload(hub, path)
 
     def reload() -> None:
-        task = asyncio.create_task(_reload(hub, path))
+        task = asyncio.create_task(reload_now())
         reloads.add(task)
         task.add_done_callback(reloads.discard)
 
     loop.add_signal_handler(signal.SIGHUP, reload)
+    watcher = ConfigWatcher(path, reload_now) if config.reload.watch else None
     runner: web.AppRunner | None = None
     try:
         await hub.start()
+        if watcher is not None:
+            watcher.start()
+        else:
+            log.info("not watching %s ([reload] watch = false); SIGHUP reloads the rules", path)
         if config.web.enabled:
             runner = await start_web(hub, config)
         log.info(
@@ -83,6 +94,8 @@ async def _run(path: str) -> int:
         await stop.wait()
         log.info("stopping; undelivered messages stay in the outbox for the next start")
     finally:
+        if watcher is not None:
+            await watcher.stop()
         if runner is not None:
             await runner.cleanup()
         await hub.stop()

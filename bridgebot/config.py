@@ -28,6 +28,7 @@ from bridgebot.config_models import (
     LogConfig,
     RateConfig,
     RedactConfig,
+    ReloadConfig,
     RolesConfig,
     RoomConfig,
     StoreConfig,
@@ -48,6 +49,7 @@ __all__ = [
     "LogConfig",
     "RateConfig",
     "RedactConfig",
+    "ReloadConfig",
     "RolesConfig",
     "RoomConfig",
     "StoreConfig",
@@ -59,7 +61,7 @@ __all__ = [
 ]
 
 #: The top-level tables of bot.toml.
-SECTIONS = ("store", "log", "web", "networks", "roles", "dispatch", "bridges")
+SECTIONS = ("store", "log", "web", "reload", "networks", "roles", "dispatch", "bridges")
 
 _ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _TOML_POSITION = re.compile(r"^(?P<msg>.*) \(at line (?P<line>\d+), column (?P<col>\d+)\)$")
@@ -183,6 +185,7 @@ class _Loader:
         store = self.validate(StoreConfig, data.get("store", {}), ("store",))
         log = self.validate(LogConfig, data.get("log", {}), ("log",))
         web = self.validate(WebConfig, data.get("web", {}), ("web",))
+        reload = self.validate(ReloadConfig, data.get("reload", {}), ("reload",))
         roles = self.validate(RolesConfig, data.get("roles", {}), ("roles",))
         dispatch = self.validate(DispatchConfig, data.get("dispatch", {}), ("dispatch",))
         networks = self.networks(data.get("networks", {}))
@@ -200,6 +203,7 @@ class _Loader:
             store is None
             or log is None
             or web is None
+            or reload is None
             or roles is None
             or dispatch is None
             or self.problems
@@ -210,6 +214,7 @@ class _Loader:
             store=store,
             log=log,
             web=web,
+            reload=reload,
             networks=networks,
             roles=roles,
             dispatch=dispatch,

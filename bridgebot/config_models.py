@@ -39,6 +39,7 @@ __all__ = [
     "LogConfig",
     "RateConfig",
     "RedactConfig",
+    "ReloadConfig",
     "RoleRef",
     "RolesConfig",
     "RoomConfig",
@@ -174,6 +175,13 @@ class WebConfig(_Frozen):
         return value
 
 
+class ReloadConfig(_Frozen):
+    """``[reload]``: how a running bot notices that bot.toml changed (SIGHUP always works)."""
+
+    #: Reload the rules when the file changes on disk (read once, at start).
+    watch: StrictBool = True
+
+
 class RolesConfig(_Frozen):
     """``[roles]``: who may run admin commands and announcements (``ACCOUNT:USER``)."""
 
@@ -301,6 +309,7 @@ class Config(_Frozen):
     store: StoreConfig = StoreConfig()
     log: LogConfig = LogConfig()
     web: WebConfig = WebConfig()
+    reload: ReloadConfig = ReloadConfig()
     #: Account name ("slack.work") → that network's validated settings model.
     networks: dict[str, BaseModel] = Field(default_factory=dict)
     roles: RolesConfig = RolesConfig()

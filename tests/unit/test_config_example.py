@@ -23,9 +23,11 @@ from bridgebot.config import (
     LogConfig,
     RateConfig,
     RedactConfig,
+    ReloadConfig,
     RolesConfig,
     RoomConfig,
     StoreConfig,
+    WebConfig,
     load_config,
 )
 
@@ -42,6 +44,8 @@ CONFIG_MODELS: list[type[BaseModel]] = [
     Config,
     StoreConfig,
     LogConfig,
+    WebConfig,
+    ReloadConfig,
     RolesConfig,
     DispatchConfig,
     RateConfig,
