@@ -219,11 +219,17 @@ class Commands:
             bridge = self._bridge_for(event, args[2:])
         except ValueError as exc:
             return f"refused: {exc}\n{usage}"
-        if not self._hub.roles.admin_of_bridge(caller.ref, bridge):
+        roles = self._hub.roles
+        if not roles.admin_of_bridge(caller.ref, bridge):
             return (
                 f"only admins of bridge {bridge} may link rooms into it; {caller.ref} is not "
                 f"in [roles] admins nor in its [bridges.roles] admins"
             )
+        if roles.bridges_of(room):
+            # Its messages would start reaching this bridge: its own bridges' admins decide.
+            ok, why = roles.admin_of_room(caller.ref, room)
+            if not ok:
+                return f"refused: {room} is in other bridges and {why}"
         try:
             await self._hub.link(bridge, room, privacy, caller.ref, str(event.room))
         except (ValueError, ConfigError) as exc:

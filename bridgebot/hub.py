@@ -448,6 +448,14 @@ class Hub:
             )
         if any(r.room == room for r in policy.rooms):
             raise ValueError(f"{room} is already in bridge {bridge}")
+        # A room has one privacy in all its bridges: linking must not lower it quietly.
+        for other, member in self.topology.memberships(room):
+            if member.privacy.label != privacy:
+                raise ValueError(
+                    f"{room} is already in bridge {other.name} as {member.privacy.label}; a "
+                    f"room has one privacy in all its bridges: link it as "
+                    f"{member.privacy.label}, or change it with !bridge set privacy there"
+                )
         await self.store.set_override(str(room), "privacy", json.dumps(privacy), actor)
         await self.store.set_link(bridge, str(room), True, actor)
         await self.reload_rules()

@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 
 from bridgebot.hub import Hub
+from bridgebot.model import RoomRef
 from bridgebot.testing import running_hub
 from tests.e2e.conftest import ApiRoom, api_rooms, config_for
 from tests.e2e.test_commands import say, settle
@@ -383,3 +384,27 @@ async def test_consent_no_keeps_copies_by_default(tmp_path: Path) -> None:
         await say(s, a, "dave", "!bridge consent no")
         assert "being deleted" not in (await texts(hub, s, a))[0]
         assert await settle(hub, s, b) == []
+
+
+async def test_linking_cannot_lower_a_room_s_privacy_or_bypass_its_admins(tmp_path: Path) -> None:
+    a, b, c = api_rooms("a", "b", "c")
+    cfg = two_bridges(a, b, c).replace(
+        f'room = "{c.ref}"\nprivacy = "public"', f'room = "{c.ref}"\nprivacy = "closed"'
+    )
+    async with running_hub(cfg, tmp_path) as hub, aiohttp.ClientSession() as s:
+        # kim administers khub only; c belongs to bridge "other".
+        await say_all(s, b, "kim", "!bridge link api.c:api closed")
+        refusal = (await texts(hub, s, b))[0]
+        assert "api.c:api is in other bridges" in refusal
+        assert "not in [roles] admins" in refusal
+        # A global admin may link it, but not as less private than it already is.
+        await say_all(s, a, "root", "!bridge link api.c:api public")
+        assert "name one at the end" in (await texts(hub, s, a))[0]  # a is in two bridges
+        await say_all(s, a, "root", "!bridge link api.c:api public khub")
+        lowered = (await texts(hub, s, a))[0]
+        assert "already in bridge other as closed" in lowered
+        await say_all(s, a, "root", "!bridge link api.c:api closed khub")
+        assert "now in bridge khub as closed" in (await texts(hub, s, a))[0]
+        assert hub.topology is not None
+        privacies = {p.privacy.label for _, p in hub.topology.memberships(RoomRef.parse(c.ref))}
+    assert privacies == {"closed"}
