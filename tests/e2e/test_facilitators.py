@@ -237,6 +237,15 @@ async def test_admin_links_and_unlinks_a_room_in_chat(tmp_path: Path) -> None:
         await say(s, c, "carl", "hello from c")
         assert await texts(hub, s, a) == ["hello from c"]
         assert await texts(hub, s, b) == ["hello c", "hello from c"]
+    # `rules show` lists the linked room, with where each of its values comes from.
+    from tests.e2e.test_cli import bridgebot
+
+    (tmp_path / "bot.toml").write_text(cfg)
+    shown = bridgebot("rules", "show", "--config", str(tmp_path / "bot.toml")).stdout
+    linked = shown.split("api.c:api  (linked in chat by api.a:root)\n", 1)[1]
+    assert linked.splitlines()[0].split() == ["privacy", '"public"', "set", "by", "api.a:root",
+                                              "(overrides", "bot.toml)"]  # fmt: skip
+    assert linked.splitlines()[1].split() == ["sends", "true", "default"]
     # Links are kept in the store: still there after a restart.
     async with running_hub(cfg, tmp_path) as hub, aiohttp.ClientSession() as s:
         await say(s, a, "alice", "still linked")
