@@ -1,10 +1,13 @@
-"""Test doubles shared by the adapter suites: an in-memory core context and an emit collector."""
+"""Shared by the test suites: an in-memory core context, an emit collector, and a reader for
+a person's mailbox on the real Dovecot."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
 from typing import ClassVar
+
+from aioimaplib import aioimaplib
 
 from bridgebot.model import Event, RoomRef
 
@@ -79,3 +82,22 @@ class Collector:
         """Give stragglers a moment (to prove nothing more arrives), then return what did."""
         await asyncio.sleep(self.settle if seconds is None else seconds)
         return self.events
+
+
+async def mailbox(port: int, user: str, password: str) -> list[bytes]:
+    """Every message in ``user``'s INBOX on the IMAP server at 127.0.0.1:``port``, raw,
+    oldest first (read as the person's mail program would, over IMAP)."""
+    imap = aioimaplib.IMAP4("127.0.0.1", port, timeout=5)
+    await imap.wait_hello_from_server()
+    try:
+        login = await imap.login(user, password)
+        assert login.result == "OK", login
+        await imap.select("INBOX")
+        found = await imap.search("ALL")
+        assert found.result == "OK", found
+        if not found.lines[0].strip():
+            return []  # FETCH 1:* of an empty mailbox is an error
+        response = await imap.uid("fetch", "1:*", "(RFC822)")
+        return [bytes(line) for line in response.lines if isinstance(line, bytearray)]
+    finally:
+        await imap.logout()
