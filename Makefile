@@ -36,5 +36,10 @@ demo: setup
 bench: setup
 	$(PY) bench/relay.py
 
+# Announcements to 50 rooms on every network; needs Synapse (.[lab]) and Dovecot (services).
+.PHONY: bench-announce
+bench-announce: setup
+	$(PY) bench/announce.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
