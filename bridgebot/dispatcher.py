@@ -22,7 +22,7 @@ from bridgebot.config import DispatchConfig, RateConfig
 from bridgebot.contract import Adapter
 from bridgebot.errors import PermanentError, RateLimited, StoreError, TransientError
 from bridgebot.model import Attachment, Outbound, RoomRef
-from bridgebot.ratelimit import Backoff, TokenBucket
+from bridgebot.ratelimit import Backoff, SlidingWindow, TokenBucket
 from bridgebot.store import OutboxItem, Store
 
 __all__ = ["Dispatcher"]
@@ -93,6 +93,7 @@ class Dispatcher:
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._wake: dict[str, asyncio.Event] = {}
         self._room_buckets: dict[str, TokenBucket] = {}
+        self._room_windows: dict[str, SlidingWindow] = {}
         self._net_buckets: dict[str, TokenBucket] = {}
         self._backoff = Backoff()
         self._recent: OrderedDict[tuple[int, str], str] = OrderedDict()
@@ -142,6 +143,14 @@ class Dispatcher:
 
     def _rate(self, network: str) -> RateConfig | None:
         return self._config.rate.get(network)
+
+    def _window(self, room: RoomRef) -> SlidingWindow:
+        key = str(room)
+        if key not in self._room_windows:
+            rate = self._rate(room.network)
+            count, seconds = (rate.room_window if rate else None) or (None, 1.0)
+            self._room_windows[key] = SlidingWindow(count, seconds)
+        return self._room_windows[key]
 
     def _buckets(self, room: RoomRef) -> tuple[TokenBucket, TokenBucket]:
         rate = self._rate(room.network)
@@ -212,10 +221,21 @@ class Dispatcher:
                 await asyncio.sleep(item.not_before - now)
             await self._wait_until_up(room)
             room_bucket, net_bucket = self._buckets(room)
+            window = self._window(room)
+            # The room's own limits are spent when the send has completed, not when it
+            # starts: by then the server has counted it, so pacing at its exact limit can
+            # never run ahead of its count, however late a request arrives. (A room sends
+            # one delivery at a time, so nothing else can spend them meanwhile.) The
+            # network's bucket is shared by many rooms and is taken up front.
+            while (wait := max(room_bucket.delay(), window.delay())) > 0:
+                await asyncio.sleep(wait)
             await net_bucket.acquire()
-            await room_bucket.acquire()
             try:
-                remote_id = await self._attempt(room, item)
+                try:
+                    remote_id = await self._attempt(room, item)
+                finally:
+                    room_bucket.take()
+                    window.record()
             except _Skip as exc:
                 log.info("room %s: delivery %d skipped: %s", room, item.id, exc)
                 following = await self._store.complete(item, None, limit)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections import deque
 from collections.abc import Callable
 
-__all__ = ["Backoff", "TokenBucket"]
+__all__ = ["Backoff", "SlidingWindow", "TokenBucket"]
 
 
 class TokenBucket:
@@ -57,6 +58,39 @@ class TokenBucket:
         while (wait := self.delay()) > 0:
             await asyncio.sleep(wait)
         self.take()
+
+
+class SlidingWindow:
+    """At most ``count`` events in any ``seconds`` (e.g. Telegram's 20 messages a minute
+    per group), which a token bucket cannot say together with a per-second rate.
+    ``count=None`` is unlimited."""
+
+    def __init__(
+        self,
+        count: int | None,
+        seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.count = count
+        self.seconds = seconds
+        self._clock = clock
+        self._stamps: deque[float] = deque()
+
+    def delay(self) -> float:
+        """Seconds until one more event fits in the window (0 if it fits now)."""
+        if self.count is None:
+            return 0.0
+        now = self._clock()
+        while self._stamps and self._stamps[0] <= now - self.seconds:
+            self._stamps.popleft()
+        if len(self._stamps) < self.count:
+            return 0.0
+        return self._stamps[0] + self.seconds - now
+
+    def record(self) -> None:
+        """Count one event, now."""
+        if self.count is not None:
+            self._stamps.append(self._clock())
 
 
 class Backoff:
