@@ -179,20 +179,9 @@ class World:
 path = "bench.db"
 [roles]
 facilitators = ["slack.lab:{self.fran}"]
-[networks.slack.lab]
-bot_token = "${{SLACK_BOT_TOKEN}}"
-app_token = "${{SLACK_APP_TOKEN}}"
-base_url = "{self.slack.api_url}"
-[networks.discord.lab]
-token = "${{DISCORD_TOKEN}}"
-base_url = "{self.discord.api_url}"
-gateway_url = "{self.discord.ws_url}"
-guild_ready_timeout = 0.05
-[networks.telegram.lab]
-token = "${{TELEGRAM_TOKEN}}"
-base_url = "{self.telegram.api_url}"
-base_file_url = "{self.telegram.file_url}"
-poll_timeout = 1
+{self.slack.account_toml()}
+{self.discord.account_toml(guild_ready_timeout=0.05)}
+{self.telegram.account_toml(poll_timeout=1)}
 [networks.matrix.lab]
 homeserver = "{self.synapse.url}"
 user_id = "{bot.user_id}"

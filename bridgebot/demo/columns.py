@@ -66,11 +66,7 @@ class SlackColumn:
         self.env = {"SLACK_BOT_TOKEN": self.lab.bot_token, "SLACK_APP_TOKEN": self.lab.app_token}
 
     def toml(self) -> str:
-        return (
-            "[networks.slack.lab]\n"
-            'bot_token = "${SLACK_BOT_TOKEN}"\napp_token = "${SLACK_APP_TOKEN}"\n'
-            f'base_url = "{self.lab.api_url}"\n'
-        )
+        return self.lab.account_toml()
 
     async def stop(self) -> None:
         await self.lab.stop()
@@ -107,10 +103,7 @@ class DiscordColumn:
         self.env = {"DISCORD_TOKEN": self.lab.bot.token}
 
     def toml(self) -> str:
-        return (
-            '[networks.discord.lab]\ntoken = "${DISCORD_TOKEN}"\n'
-            f'base_url = "{self.lab.api_url}"\ngateway_url = "{self.lab.ws_url}"\n'
-        )
+        return self.lab.account_toml()
 
     async def stop(self) -> None:
         await self.lab.stop()
@@ -150,11 +143,7 @@ class TelegramColumn:
         self.env = {"TELEGRAM_TOKEN": bot.token}
 
     def toml(self) -> str:
-        return (
-            '[networks.telegram.lab]\ntoken = "${TELEGRAM_TOKEN}"\n'
-            f'base_url = "{self.lab.api_url}"\nbase_file_url = "{self.lab.file_url}"\n'
-            "poll_timeout = 1\n"
-        )
+        return self.lab.account_toml(poll_timeout=1)
 
     async def stop(self) -> None:
         await self.lab.stop()

@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bridgebot.lab import account_table
 from bridgebot.lab.discord_gateway import Gateway
 from bridgebot.lab.discord_model import JSON, Bot, LabError, Ping
 from bridgebot.lab.discord_ratelimit import RateLimitConfig, RateLimiter
@@ -100,6 +101,17 @@ class DiscordLab:
     def ws_url(self) -> str:
         """The gateway URL, for ``DiscordWebSocket.DEFAULT_GATEWAY``."""
         return self.url.replace("http://", "ws://", 1) + "/gateway"
+
+    def account_toml(self, account: str = "lab", **extra: object) -> str:
+        """bot.toml's table for an account on this lab; the token from DISCORD_TOKEN."""
+        return account_table(
+            "discord",
+            account,
+            token="${DISCORD_TOKEN}",
+            base_url=self.api_url,
+            gateway_url=self.ws_url,
+            **extra,
+        )
 
     # ---- world building --------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bridgebot.lab import account_table
 from bridgebot.lab.slack_api import ApiFail, WebApi
 from bridgebot.lab.slack_socket import SocketHub
 from bridgebot.lab.slack_state import (
@@ -77,6 +78,18 @@ class SlackLab:
     def api_url(self) -> str:
         """The ``base_url`` for slack_sdk clients (the trailing slash matters)."""
         return f"{self.url}/api/"
+
+    def account_toml(self, account: str = "lab", **extra: object) -> str:
+        """bot.toml's table for an account on this lab; tokens from SLACK_BOT_TOKEN and
+        SLACK_APP_TOKEN."""
+        return account_table(
+            "slack",
+            account,
+            bot_token="${SLACK_BOT_TOKEN}",
+            app_token="${SLACK_APP_TOKEN}",
+            base_url=self.api_url,
+            **extra,
+        )
 
     @property
     def bot_token(self) -> str:

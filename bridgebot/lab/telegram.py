@@ -25,6 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bridgebot.lab import account_table
 from bridgebot.lab.telegram_api import Upload, call_method
 from bridgebot.lab.telegram_state import ApiError, LabBot, RateLimits
 from bridgebot.lab.telegram_world import LabWorld
@@ -59,6 +60,17 @@ class TelegramLab(LabWorld):
     def file_url(self) -> str:
         """The ``base_file_url`` for python-telegram-bot."""
         return f"{self.url}/file/bot"
+
+    def account_toml(self, account: str = "lab", **extra: object) -> str:
+        """bot.toml's table for an account on this lab; the token from TELEGRAM_TOKEN."""
+        return account_table(
+            "telegram",
+            account,
+            token="${TELEGRAM_TOKEN}",
+            base_url=self.api_url,
+            base_file_url=self.file_url,
+            **extra,
+        )
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         """Listen on ``host:port`` (0 picks a free port); sets ``url`` and ``port``."""

@@ -99,24 +99,9 @@ path = "bridgebot.db"
 [roles]
 facilitators = ["slack.lab:{self.fran}"]
 
-[networks.slack.lab]
-bot_token = "${{SLACK_BOT_TOKEN}}"
-app_token = "${{SLACK_APP_TOKEN}}"
-base_url = "{self.slack.api_url}"
-ping_interval = 0.5
-
-[networks.discord.lab]
-token = "${{DISCORD_TOKEN}}"
-base_url = "{self.discord.api_url}"
-gateway_url = "{self.discord.ws_url}"
-guild_ready_timeout = 0.05
-
-[networks.telegram.lab]
-token = "${{TELEGRAM_TOKEN}}"
-base_url = "{self.telegram.api_url}"
-base_file_url = "{self.telegram.file_url}"
-poll_timeout = 1
-
+{self.slack.account_toml(ping_interval=0.5)}
+{self.discord.account_toml(guild_ready_timeout=0.05)}
+{self.telegram.account_toml(poll_timeout=1)}
 [networks.matrix.lab]
 homeserver = "{self.synapse.url}"
 user_id = "{self.env["MATRIX_USER"]}"
