@@ -8,7 +8,7 @@ servers, the people, the rooms and the Hub are fresh for every test.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,26 +27,6 @@ from tests.matrix.conftest import Human, unique
 
 WAIT = 60.0  # seconds: the upper bound of every wait here (Synapse on 2 busy cores)
 LABEL = "{author} · {network}"
-
-
-@pytest.fixture(scope="module")
-def synapse() -> Iterator[Synapse]:
-    server = Synapse()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def dovecot() -> Iterator[Dovecot]:
-    server = Dovecot()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @dataclass

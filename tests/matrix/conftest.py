@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -28,16 +28,6 @@ from tests.support import MemoryContext
 
 WAIT = 20.0  # seconds: the upper bound of every wait in these tests
 _names = itertools.count()
-
-
-@pytest.fixture(scope="session")
-def synapse() -> Iterator[Synapse]:
-    server = Synapse()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def unique(prefix: str) -> str:
