@@ -231,7 +231,7 @@ class Commands:
             if not ok:
                 return f"refused: {room} is in other bridges and {why}"
         try:
-            await self._hub.link(bridge, room, privacy, caller.ref, str(event.room))
+            await self._hub.linker.link(bridge, room, privacy, caller.ref, str(event.room))
         except (ValueError, ConfigError) as exc:
             return f"refused: {exc}"
         return (
@@ -254,7 +254,7 @@ class Commands:
                 f"not in [roles] admins nor in its [bridges.roles] admins"
             )
         try:
-            await self._hub.unlink(bridge, room, caller.ref, str(event.room))
+            await self._hub.linker.unlink(bridge, room, caller.ref, str(event.room))
         except (ValueError, ConfigError) as exc:
             return f"refused: {exc}"
         return f"{room} is no longer in bridge {bridge}; nothing more crosses to or from it"
@@ -317,7 +317,7 @@ class Commands:
             text = event.text.split(maxsplit=1)[1] if len(words) > 1 else ""
         if not text.strip():
             return "usage: !announce TEXT"
-        ann_id, rooms = await self._hub.announce(event, text, due_at)
+        ann_id, rooms = await self._hub.announcer.announce(event, text, due_at)
         detail = {"id": ann_id, "rooms": list(rooms or ()), "at": due_at}
         await self._hub.store.audit(caller.ref, "announce", json.dumps(detail), str(event.room))
         if rooms is None:

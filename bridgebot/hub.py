@@ -17,20 +17,20 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from bridgebot import announcements
-from bridgebot.announcements import CLI_ORIGIN
 from bridgebot.commands import Commands, is_command
 from bridgebot.config import Config
 from bridgebot.consent import ConsentKeeper
 from bridgebot.contract import Adapter, AdapterSetup, NetworkSpec
 from bridgebot.dispatcher import Dispatcher
-from bridgebot.errors import BridgeError, ConfigError, RejectedEvent
+from bridgebot.errors import ConfigError, RejectedEvent
+from bridgebot.hub_announce import TICK, Announcer
+from bridgebot.hub_links import Linker
 from bridgebot.metrics import Metrics
 from bridgebot.model import Capabilities, Event, EventKind, RoomRef
 from bridgebot.roles import Roles
 from bridgebot.router import Links, Plan, delivery_key, plan
 from bridgebot.sequencer import RoomSequencer, Turn
-from bridgebot.store import Announcement, Link, NewDelivery, OutboxItem, Store
+from bridgebot.store import Link, NewDelivery, OutboxItem, Store
 from bridgebot.supervisor import Supervisor
 from bridgebot.topology import apply_links, build_topology
 from rules import Consent, Topology
@@ -41,9 +41,6 @@ log = logging.getLogger("bridgebot.hub")
 
 SECRET_CURSOR = "core:pseudonym_secret"
 STATUS_CURSOR = "core:status"
-#: Seconds between looks at the store for work another process left (dead-letter retries,
-#: command-line announcements) and for scheduled announcements that are due.
-TICK = 5.0
 
 
 class _Context:
@@ -94,9 +91,8 @@ class Hub:
         self.links: list[Link] = []
         self._adapter_rooms: dict[str, tuple[str, ...]] = {}
         self._consent_keeper = ConsentKeeper(self)
-        #: Message ids of chat announcements whose summary is still to be posted.
-        self._unreported: set[int] = set()
-        self._report_soon: asyncio.Task[None] | None = None
+        self.announcer = Announcer(self)
+        self.linker = Linker(self)
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -185,17 +181,15 @@ class Hub:
         self.dispatcher.on_settled = self._settled
         await self.supervisor.start()
         await self.dispatcher.start()
-        for ann in await self.store.announcements(("queued",), limit=1000):
-            if ann.origin_room != str(CLI_ORIGIN) and ann.message_id is not None:
-                self._unreported.add(ann.message_id)
+        await self.announcer.start()
         self._status_task = asyncio.create_task(self._write_status(), name="status")
 
     async def stop(self) -> None:
         """Stop the dispatcher and the adapters; the outbox keeps what was not sent."""
-        for task in (self._status_task, self._report_soon):
-            if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+        if self._status_task is not None:
+            self._status_task.cancel()
+            await asyncio.gather(self._status_task, return_exceptions=True)
+        await self.announcer.stop()
         if self.dispatcher is not None:
             await self.dispatcher.stop()
         if self.supervisor is not None:
@@ -307,97 +301,6 @@ class Hub:
         assert self.dispatcher is not None
         self.dispatcher.notify(room)
 
-    async def announce(
-        self, event: Event, text: str, due_at: float | None = None
-    ) -> tuple[int, tuple[str, ...] | None]:
-        """``text`` by ``event``'s author, to every room of the bridges of ``event.room``
-        that they facilitate and its rules allow: now, or at ``due_at``.
-
-        Returns the announcement id and the rooms it was queued for (None if scheduled).
-        """
-        ann_id = await self.store.add_announcement(
-            author_ref=event.author_ref,
-            author_name=event.author.display_name,
-            text=text,
-            bridge=event.bridge,
-            origin_room=str(event.room),
-            origin_id=event.remote_id,
-            due_at=due_at,
-        )
-        if due_at is not None and due_at > time.time():
-            return ann_id, None
-        ann = await self.store.announcement(ann_id)
-        assert ann is not None
-        fired = await self._fire(ann)
-        return ann_id, fired.rooms if fired is not None else ()
-
-    async def _fire(self, ann: Announcement) -> announcements.Fired | None:
-        assert self.topology is not None and self.dispatcher is not None
-        try:
-            fired = await announcements.fire(
-                self.store,
-                ann,
-                self.topology,
-                deadline=time.time() + self.config.dispatch.deadline,
-                caps=self.capabilities(),
-                roles=self.roles,
-            )
-        except BridgeError as exc:
-            log.error("announcement %d cannot be sent, cancelled: %s", ann.id, exc)
-            await self.store.cancel_announcement(ann.id)
-            return None
-        if fired is None:
-            return None
-        late = time.time() - (ann.due_at or ann.created_at)
-        log.info(
-            "announcement %d by %s queued for %d rooms%s",
-            ann.id,
-            ann.author_ref,
-            len(fired.rooms),
-            f" ({late:.0f} s after its time)" if late > 2 * TICK else "",
-        )
-        if ann.origin_room != str(CLI_ORIGIN):
-            self._unreported.add(fired.message_id)
-            if not fired.rooms:
-                self._schedule_report()
-        for room in fired.rooms:
-            self.dispatcher.notify(room)
-        return fired
-
-    async def fire_due(self) -> None:
-        """Queue every scheduled announcement whose time has come."""
-        for ann in await self.store.due_announcements(time.time()):
-            await self._fire(ann)
-
-    async def report_settled(self) -> None:
-        """Post the summary of each chat announcement whose deliveries have all settled."""
-        for ann in await self.store.unreported_announcements(str(CLI_ORIGIN)):
-            if ann.message_id is None:
-                continue
-            state = await self.store.delivery_state(ann.message_id)
-            if not set(state.landed) | set(state.failed) >= set(ann.rooms):
-                continue
-            await self.post_notice(
-                RoomRef.parse(ann.origin_room),
-                f"announce-report-{ann.id}",
-                announcements.summary_text(ann, state),
-                reply_to=ann.message_id,
-                bridge=ann.bridge,
-            )
-            await self.store.announcement_reported(ann.id)
-            self._unreported.discard(ann.message_id)
-
-    def _schedule_report(self) -> None:
-        if self._report_soon is None or self._report_soon.done():
-            self._report_soon = asyncio.create_task(self._report_later(), name="announce report")
-
-    async def _report_later(self) -> None:
-        await asyncio.sleep(0.2)  # let a burst of completions land first
-        try:
-            await self.report_settled()
-        except Exception:
-            log.exception("announcement reports failed; the next tick tries again")
-
     async def post_notice(
         self,
         room: RoomRef,
@@ -432,58 +335,6 @@ class Hub:
     async def consent_answered(self, author_ref: str, yes: bool) -> str:
         """Release or drop the author's held messages (and delete copies, if configured)."""
         return await self._consent_keeper.answered(author_ref, yes)
-
-    async def link(self, bridge: str, room: RoomRef, privacy: str, actor: str, where: str) -> None:
-        """Add ``room`` to ``bridge`` (on top of bot.toml) with ``privacy``; audited.
-        ValueError says why not."""
-        assert self.topology is not None
-        policy = self.topology.bridge(bridge)
-        if policy is None:
-            raise ValueError(f"there is no bridge {bridge!r}")
-        if room.account not in self.config.networks:
-            known = ", ".join(sorted(self.config.networks)) or "none"
-            raise ValueError(
-                f"{room.account} is not an account in {self.config.source} (accounts: "
-                f"{known}); add [networks.{room.account.replace('.', '.', 1)}] there first"
-            )
-        if any(r.room == room for r in policy.rooms):
-            raise ValueError(f"{room} is already in bridge {bridge}")
-        # A room has one privacy in all its bridges: linking must not lower it quietly.
-        for other, member in self.topology.memberships(room):
-            if member.privacy.label != privacy:
-                raise ValueError(
-                    f"{room} is already in bridge {other.name} as {member.privacy.label}; a "
-                    f"room has one privacy in all its bridges: link it as "
-                    f"{member.privacy.label}, or change it with !bridge set privacy there"
-                )
-        await self.store.set_override(str(room), "privacy", json.dumps(privacy), actor)
-        await self.store.set_link(bridge, str(room), True, actor)
-        await self.reload_rules()
-        detail = json.dumps({"bridge": bridge, "room": str(room), "privacy": privacy})
-        await self.store.audit(actor, "link", detail, where)
-
-    async def unlink(self, bridge: str, room: RoomRef, actor: str, where: str) -> None:
-        """Take ``room`` out of ``bridge``; queued deliveries to it are still sent."""
-        assert self.topology is not None
-        policy = self.topology.bridge(bridge)
-        if policy is None:
-            raise ValueError(f"there is no bridge {bridge!r}")
-        if all(r.room != room for r in policy.rooms):
-            raise ValueError(f"{room} is not in bridge {bridge}")
-        in_toml = any(
-            str(r.room) == str(room)
-            for b in self.config.bridges
-            if b.name == bridge
-            for r in b.rooms
-        )
-        if in_toml:
-            await self.store.set_link(bridge, str(room), False, actor)
-        else:
-            await self.store.delete_link(bridge, str(room))
-        await self.reload_rules()
-        await self.store.audit(
-            actor, "unlink", json.dumps({"bridge": bridge, "room": str(room)}), where
-        )
 
     async def set_override(self, room: RoomRef, key: str, raw: str, actor: str) -> None:
         """Change one rule of ``room`` on top of bot.toml (chat, web page): validated,
@@ -561,8 +412,7 @@ class Hub:
             self.dispatcher.notify(dest)
 
     def _settled(self, item: OutboxItem, outcome: str, detail: str | None) -> None:
-        if item.message_id in self._unreported:
-            self._schedule_report()
+        self.announcer.on_settled(item)
         network = item.dest_room.split(".", 1)[0]
         if outcome == "sent":
             self.metrics.delivered(network, time.time() - item.created_at)
@@ -590,8 +440,8 @@ class Hub:
         while True:
             try:
                 await self.store.set_cursor(STATUS_CURSOR, json.dumps(self.status()))
-                await self.fire_due()
-                await self.report_settled()
+                await self.announcer.fire_due()
+                await self.announcer.report_settled()
                 await self.wake_all()
             except Exception:
                 log.exception("periodic store check failed; trying again in %.0f s", TICK)

@@ -199,7 +199,7 @@ async def test_a_cancelled_announcement_is_never_sent(tmp_path: Path) -> None:
         await say(s, a, "fac", f"!announce --at {local_iso(due - 3600)} too late")
         assert "is in the past" in (await texts(hub, s, a))[0]
         await asyncio.sleep(max(0.0, due - time.time()) + 0.2)
-        await hub.fire_due()  # what the bridge does every few seconds
+        await hub.announcer.fire_due()  # what the bridge does every few seconds
         assert await texts(hub, s, b) == []
         ann = await hub.store.announcement(1)
     assert ann is not None and ann.state == "cancelled"
