@@ -389,7 +389,7 @@ class Store(AdminStore):
             await self._call("outbox_size", ops.fetch_one, "SELECT count(*) FROM outbox", ())
         )
 
-    # -- audit, consent, overrides, cursors -----------------------------------------------
+    # -- audit, overrides, cursors (consent lives in store_admin) ---------------------------
 
     async def audit(self, actor: str, action: str, detail: str, room: str | None = None) -> None:
         """Append an entry to the audit log."""
@@ -401,22 +401,6 @@ class Store(AdminStore):
         sql = "SELECT id, ts, actor, room, action, detail FROM audit ORDER BY id DESC LIMIT ?"
         rows = await self._call("audit_log", ops.fetch_all, sql, (max(0, limit),))
         return [AuditEntry(*r) for r in rows]
-
-    async def get_consent(self, author_ref: str) -> bool | None:
-        """The author's recorded consent, or None if they never answered."""
-        sql = "SELECT consented FROM consent WHERE author_ref = ?"
-        found = await self._call("get_consent", ops.fetch_one, sql, (author_ref,))
-        return None if found is None else bool(found)
-
-    async def set_consent(self, author_ref: str, consented: bool) -> None:
-        """Record (or change) the author's consent."""
-        sql = """
-            INSERT INTO consent (author_ref, consented, updated_at) VALUES (?, ?, ?)
-            ON CONFLICT (author_ref) DO UPDATE
-            SET consented = excluded.consented, updated_at = excluded.updated_at
-        """
-        params = (author_ref, int(bool(consented)), self._clock())
-        await self._write("set_consent", ops.write, sql, params)
 
     async def set_override(self, room: str, key: str, value: str, actor: str) -> None:
         """Set a room setting made by chat command; ``value`` is JSON text."""

@@ -243,6 +243,22 @@ class AdminStore:
 
     # -- consent --------------------------------------------------------------------------
 
+    async def get_consent(self, author_ref: str) -> bool | None:
+        """The author's recorded consent, or None if they never answered."""
+        sql = "SELECT consented FROM consent WHERE author_ref = ?"
+        found = await self._call("get_consent", ops.fetch_one, sql, (author_ref,))
+        return None if found is None else bool(found)
+
+    async def set_consent(self, author_ref: str, consented: bool) -> None:
+        """Record (or change) the author's consent."""
+        sql = """
+            INSERT INTO consent (author_ref, consented, updated_at) VALUES (?, ?, ?)
+            ON CONFLICT (author_ref) DO UPDATE
+            SET consented = excluded.consented, updated_at = excluded.updated_at
+        """
+        params = (author_ref, int(bool(consented)), self._clock())
+        await self._write("set_consent", ops.write, sql, params)
+
     async def hold(
         self, author_ref: str, message_id: int, event: str, dests: Sequence[str]
     ) -> None:

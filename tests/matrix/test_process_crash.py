@@ -25,39 +25,12 @@ import aiohttp
 
 from bridgebot.testing import free_port
 from tests.matrix.conftest import BotFactory, Human
+from tests.matrix.test_relay import config
 
 People = Callable[..., Awaitable[Human]]
 
 N = 200
 KILL_AT = 60
-
-
-def config(api_port: int, bot: BotFactory, room: str) -> str:
-    return f"""
-[store]
-path = "bridgebot.db"
-
-[networks.api.a]
-bind = "127.0.0.1:{api_port}"
-
-[networks.matrix.home]
-homeserver = "{bot.synapse.url}"
-user_id = "{bot.user.user_id}"
-password = "${{MATRIX_PASSWORD}}"
-sync_timeout = 1.0
-
-[[bridges]]
-name = "khub"
-label = "{{author}} · {{network}}"
-
-[[bridges.rooms]]
-room = "api.a:api"
-privacy = "public"
-
-[[bridges.rooms]]
-room = "matrix.home:{room}"
-privacy = "public"
-"""
 
 
 def start_bot(config_path: Path, log: Path, password: str) -> subprocess.Popen[bytes]:
