@@ -102,6 +102,8 @@ class Dispatcher:
         self.sent = 0
         self.dead = 0
         self.on_settled: Callable[[OutboxItem, str, str | None], None] | None = None
+        #: Called with the room each time its network answers "too many requests".
+        self.on_rate_limited: Callable[[RoomRef], None] | None = None
 
     # -- scheduling -------------------------------------------------------------------
 
@@ -245,6 +247,8 @@ class Dispatcher:
                 room_bucket.pause(exc.retry_after)
                 item = await self._postpone(item, attempts, exc.retry_after)
                 log.info("room %s: rate limited, retry in %.2fs", room, exc.retry_after)
+                if self.on_rate_limited is not None:
+                    self.on_rate_limited(room)
                 continue
             except TransientError as exc:
                 attempts += 1

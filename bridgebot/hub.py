@@ -179,6 +179,7 @@ class Hub:
             self.store, self.adapters, self.config.dispatch, self.supervisor.is_up
         )
         self.dispatcher.on_settled = self._settled
+        self.dispatcher.on_rate_limited = self._rate_limited
         await self.supervisor.start()
         await self.dispatcher.start()
         await self.announcer.start()
@@ -418,6 +419,9 @@ class Hub:
             self.metrics.delivered(network, time.time() - item.created_at)
         elif outcome == "dead":
             self.metrics.dead(network)
+
+    def _rate_limited(self, room: RoomRef) -> None:
+        self.metrics.rate_limited(room.network)
 
     # -- status -----------------------------------------------------------------------
 

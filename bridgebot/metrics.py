@@ -33,6 +33,12 @@ class Metrics:
             ["network"],
             registry=self.registry,
         )
+        self._rate_limited = Counter(
+            "bridgebot_rate_limited",
+            "Sends the network refused as too many requests (each is retried later)",
+            ["network"],
+            registry=self.registry,
+        )
         self._latency = Histogram(
             "bridgebot_delivery_latency_seconds",
             "From acceptance to the network's answer",
@@ -67,6 +73,9 @@ class Metrics:
     def delivered(self, network: str, seconds: float) -> None:
         self._sent.labels(network).inc()
         self._latency.labels(network).observe(max(0.0, seconds))
+
+    def rate_limited(self, network: str) -> None:
+        self._rate_limited.labels(network).inc()
 
     def dead(self, network: str) -> None:
         self._dead.labels(network).inc()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -82,11 +83,11 @@ class Bridge:
             return data
 
 
-@pytest.fixture
-async def bridge(lab: SlackLab, tmp_path: Path) -> AsyncIterator[Bridge]:
+@contextlib.asynccontextmanager
+async def open_bridge(lab: SlackLab, tmp_path: Path, rates: str) -> AsyncIterator[Bridge]:
     lab.add_channel("general")
     port = free_port()
-    config = CONFIG.format(port=port, base_url=lab.api_url, extra=RATES)
+    config = CONFIG.format(port=port, base_url=lab.api_url, extra=rates)
     env = {"SLACK_BOT_TOKEN": lab.bot_token, "SLACK_APP_TOKEN": lab.app_token}
     networks = {**registry(), "slack": SPEC}
     async with (
@@ -97,6 +98,12 @@ async def bridge(lab: SlackLab, tmp_path: Path) -> AsyncIterator[Bridge]:
             while not lab.sockets.connections:
                 await asyncio.sleep(0.02)  # the supervisor starts adapters in the background
         yield Bridge(hub, lab, f"http://127.0.0.1:{port}", http)
+
+
+@pytest.fixture
+async def bridge(lab: SlackLab, tmp_path: Path) -> AsyncIterator[Bridge]:
+    async with open_bridge(lab, tmp_path, RATES) as bridge:
+        yield bridge
 
 
 async def test_slack_to_api_with_label_thread_edit_and_delete(bridge: Bridge) -> None:
@@ -192,6 +199,28 @@ async def test_burst_through_the_hub_meets_the_limit_without_429(bridge: Bridge)
     )
     assert lab.api.rate_limited == 0
     assert [m["text"] for m in lab.history("general")] == [f"burst {n}" for n in range(60)]
+
+
+async def test_pacing_faster_than_slack_meets_429s_loses_nothing_and_counts_them(
+    lab: SlackLab, tmp_path: Path
+) -> None:
+    """A bot.toml that paces above the server's limit: the lab answers 429, the dispatcher
+    waits its Retry-After, every post lands once in order, and /metrics counts each 429."""
+    too_fast = "[dispatch.rate.slack]\nper_room = 500\nroom_burst = 100\n"
+    async with open_bridge(lab, tmp_path, too_fast) as bridge:
+        for n in range(60):
+            await bridge.api_post(text=f"burst {n}")
+        async with asyncio.timeout(20):
+            while len(lab.history("general")) < 60:
+                await asyncio.sleep(0.01)
+        assert bridge.hub.dispatcher is not None
+        await bridge.hub.dispatcher.idle()
+        assert [m["text"] for m in lab.history("general")] == [f"burst {n}" for n in range(60)]
+        assert lab.api.rate_limited > 0
+        metrics = bridge.hub.metrics.render().decode()
+        assert f'bridgebot_rate_limited_total{{network="slack"}} {lab.api.rate_limited:.1f}' in (
+            metrics
+        )
 
 
 async def test_socket_drop_mid_burst_through_the_hub_loses_nothing(bridge: Bridge) -> None:
