@@ -162,8 +162,18 @@ def _message_id(msg: EmailMessage, raw: bytes) -> str:
 
 
 def parse_mail(raw: bytes, ctx: ParseContext) -> Inbound | Dropped:
-    """Parse one raw RFC 5322 message; decide whether and where to relay it."""
+    """Parse one raw RFC 5322 message; decide whether and where to relay it.
+
+    The headers alone say whether a mail is our own copy or automatic, and most mail the
+    bot reads is its own copies coming back from the lists: those are dropped before the
+    body (the costly part) is parsed.
+    """
     try:
+        head = BytesParser(policy=policy.default).parsebytes(raw, headersonly=True)
+        assert isinstance(head, EmailMessage)
+        reason = echo_reason(head, ctx.address, ctx.id_domain) or automatic_reason(head)
+        if reason:
+            return Dropped(reason, _message_id(head, raw))
         msg = BytesParser(policy=policy.default).parsebytes(raw)
         assert isinstance(msg, EmailMessage)
         return _parse(msg, raw, ctx)
@@ -172,10 +182,8 @@ def parse_mail(raw: bytes, ctx: ParseContext) -> Inbound | Dropped:
 
 
 def _parse(msg: EmailMessage, raw: bytes, ctx: ParseContext) -> Inbound | Dropped:
+    """A mail that is neither ours nor automatic (see parse_mail): relay it, or say why not."""
     message_id = _message_id(msg, raw)
-    reason = echo_reason(msg, ctx.address, ctx.id_domain) or automatic_reason(msg)
-    if reason:
-        return Dropped(reason, message_id)
     room_id = _room_of(msg, ctx.rooms)
     if room_id is None:
         return Dropped("addressed to no bridged list", message_id)
