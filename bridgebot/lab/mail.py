@@ -338,8 +338,23 @@ class MailLab:
     # ---- the list server ---------------------------------------------------------------
 
     async def distribute(self, list_address: str, data: bytes, sender: str = "") -> dict[str, Any]:
-        """Add list headers, record the message and deliver it to every subscriber."""
+        """Add list headers, record the message and deliver it to every subscriber.
+
+        The parsing and the LMTP delivery run on a worker thread, as a real list server
+        does them outside its SMTP front end: the ``email`` package's parse and flatten take
+        milliseconds a mail, and on this loop they would delay the other labs that share it.
+        """
         mlist = self.lists[list_address.lower()]
+        record = await asyncio.to_thread(self._list_copy, mlist, data, sender)
+        mlist.messages.append(record)
+        if mlist.subscribers:
+            await asyncio.to_thread(
+                self.dovecot.deliver, list(mlist.subscribers), record["raw"], sender
+            )
+        return record
+
+    def _list_copy(self, mlist: MailList, data: bytes, sender: str) -> dict[str, Any]:
+        """The list's copy of a posted mail, as its history record (``raw`` is the copy)."""
         msg = message_from_bytes(data, policy=policy.default)
         author = parseaddr(str(msg.get("From", "")))[1].lower()
         if mlist.members_only and author not in mlist.subscribers:
@@ -352,7 +367,7 @@ class MailLab:
         if msg.get("Message-ID") is None:
             msg["Message-ID"] = make_msgid(domain=self.domain)
         body = msg.get_body(preferencelist=("plain", "html"))
-        record = {
+        return {
             "message_id": str(msg["Message-ID"]),
             "from": str(msg.get("From", "")),
             "subject": str(msg.get("Subject", "")),
@@ -361,12 +376,6 @@ class MailLab:
             "raw": msg.as_bytes(),
             "sender": sender,
         }
-        mlist.messages.append(record)
-        if mlist.subscribers:
-            await asyncio.to_thread(
-                self.dovecot.deliver, list(mlist.subscribers), msg.as_bytes(), sender
-            )
-        return record
 
     async def post_as_user(
         self, list_address: str, from_address: str, subject: str, text: str, **headers: str
