@@ -4,17 +4,19 @@ lab servers' rate limits allow.
 Starts the Slack, Discord and Telegram labs with their default (published) limits, a real
 Synapse (rc_message as bridgebot/lab/synapse.py configures it) and a real Dovecot behind the
 lab list server, with ROOMS rooms on each network (default 10: 50 rooms) plus a Slack
-channel #facilitators, all public, in one bridge; then a real Hub in this process
-(bridgebot.testing.running_hub) with the default [dispatch] rates. A facilitator types K
+channel #facilitators, all public, in one bridge; then `bridgebot run` in a process of its
+own, as an admin runs it, with the default [dispatch] rates (the labs stay in this one, so
+like real servers they do not share the bridge's event loop). A facilitator types K
 `!announce` lines in #facilitators, back to back, as a person would; each copy is timed
 from the first line until it is in its room (seen in the lab's state, polled every 10 ms;
-on Matrix, Synapse's origin_server_ts). "settled" is when the dispatcher recorded it.
+on Matrix, Synapse's origin_server_ts). "settled" is when the bridge's store recorded it;
+a run ends when the bot has answered each announcement with where it landed.
 
 The floor (bench/announce_floor.py) is how soon the labs' limits let all those sends be
 done with zero latency; "pacing" the same for the dispatcher's own token buckets, "both"
 for the two together. Each lab reports its 429s; Synapse's are counted where the Matrix
-adapter passes them on (every M_LIMIT_EXCEEDED becomes RateLimited, which the dispatcher
-logs). The target is landed / floor <= 1.1 with no 429.
+adapter passes them on (every M_LIMIT_EXCEEDED becomes RateLimited, which the bridge counts
+in bridgebot_rate_limited_total on its /metrics). The target is landed / floor <= 1.1 with no 429.
 
     .venv/bin/python bench/announce.py [--rooms 10] [--series 1 10] [--no-tuned | --rates FILE]
 
@@ -29,8 +31,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
+import os
+import signal
+import sqlite3
 import sys
 import tempfile
 import time
@@ -41,16 +47,18 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+import aiohttp
 import announce_floor as floor  # bench/ is on sys.path when run as a script
+from prometheus_client.parser import text_string_to_metric_families
 
-from bridgebot.dispatcher import Dispatcher
+from adapters import settings_models
+from bridgebot.config import RateConfig, load_config
 from bridgebot.lab.discord import DiscordLab
 from bridgebot.lab.mail import MailLab
 from bridgebot.lab.slack import SlackLab
 from bridgebot.lab.synapse import Synapse
 from bridgebot.lab.telegram import TelegramLab
-from bridgebot.store import OutboxItem
-from bridgebot.testing import running_hub
+from bridgebot.testing import free_port
 
 WAIT = 300.0  # seconds: the upper bound of a run
 NETWORKS = ("slack", "discord", "telegram", "matrix", "email")
@@ -106,7 +114,7 @@ class World:
     def counts(self) -> dict[str, Callable[[], int]]:
         """room key → how many messages its lab holds now (not Matrix: see matrix_times).
         Read from the labs' state directly: their history() calls copy every message, and
-        this is polled every 10 ms in the process that also runs the labs and the Hub."""
+        this is polled every 10 ms in the process that also runs the labs."""
         slack, discord = self.slack.world.messages, self.discord.world.messages
         chats = {str(c): chat.messages for c, chat in self.telegram.chats.items()}
         out: dict[str, Callable[[], int]] = {}
@@ -200,6 +208,12 @@ label = "{{author}} · {{network}}"
         for lab in (self.slack, self.discord, self.telegram):
             await lab.stop()
 
+    def summaries(self) -> int:
+        """How many "announcement N: landed in …" answers the bot has posted in the origin."""
+        return sum(
+            "landed in" in str(m.get("text", "")) for m in self.slack.world.messages[self.origin]
+        )
+
     def refused(self, passed_on: Counter[str]) -> dict[str, int]:
         """network → 429s its server answered."""
         return {
@@ -211,25 +225,13 @@ label = "{{author}} · {{network}}"
         }
 
 
-class RateLimitedLog(logging.Handler):
-    """Counts the dispatcher's "rate limited" lines per network (429s adapters passed on)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.by_network: Counter[str] = Counter()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if "rate limited" in str(record.msg) and isinstance(record.args, tuple):
-            self.by_network[str(record.args[0]).split(".", 1)[0]] += 1
-
-
 @dataclass
 class Result:
     label: str
     k: int
     rooms: int
     landed: dict[str, float]  # network → seconds until its last copy was in its room
-    settled: dict[str, float]  # network → seconds until the dispatcher recorded the last
+    settled: dict[str, float]  # network → seconds until the bridge's store recorded the last
     floors: dict[str, floor.Floors]
     refused: dict[str, int]  # network → 429s
 
@@ -242,24 +244,6 @@ class Result:
         return max(f.lab for f in self.floors.values())
 
 
-def observe_settled(dispatcher: Dispatcher, origin: str) -> tuple[dict[str, float], Counter[str]]:
-    """Chain an observer onto the dispatcher's settle callback: room → when its last
-    delivery settled, and how many have (the origin room's answers left out)."""
-    last: dict[str, float] = {}
-    done: Counter[str] = Counter()
-    previous = dispatcher.on_settled
-
-    def observe(item: OutboxItem, outcome: str, detail: str | None) -> None:
-        if item.dest_room != origin:
-            last[item.dest_room] = time.time()
-            done["all"] += 1
-        if previous is not None:
-            previous(item, outcome, detail)
-
-    dispatcher.on_settled = observe
-    return last, done
-
-
 def latest(times: dict[str, float], start: float) -> dict[str, float]:
     """room key → time, to network → seconds from ``start`` until its latest."""
     out: dict[str, float] = {}
@@ -269,42 +253,114 @@ def latest(times: dict[str, float], start: float) -> dict[str, float]:
     return out
 
 
+class Bridge:
+    """``bridgebot run`` in a process of its own, as an admin runs it: the labs, like the
+    real servers, do not share its event loop. Its admin page tells when it is up and how
+    many 429s each network answered; its store, when each delivery settled."""
+
+    def __init__(self, workdir: Path, toml: str, env: dict[str, str]) -> None:
+        self.workdir, self.port, self.token = workdir, free_port(), "bench"
+        self.config = workdir / "bot.toml"
+        self.config.write_text(
+            toml + f'\n[web]\nenabled = true\nbind = "127.0.0.1:{self.port}"\n'
+            'token = "${BENCH_ADMIN_TOKEN}"\n'
+        )
+        self.env = {**os.environ, **env, "BENCH_ADMIN_TOKEN": self.token, "PYTHONUNBUFFERED": "1"}
+        self.proc: asyncio.subprocess.Process | None = None
+        self.log = workdir / "bridgebot.log"
+
+    def rates(self) -> dict[str, RateConfig]:
+        """The [dispatch.rate] tables in force: the defaults, with bot.toml's on top."""
+        config = load_config(self.config, settings_models(), self.env)
+        return dict(config.dispatch.rate)
+
+    async def start(self, http: aiohttp.ClientSession) -> None:
+        with self.log.open("wb") as out:
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bridgebot.cli", "run", str(self.config),
+                stdout=out, stderr=asyncio.subprocess.STDOUT, cwd=self.workdir, env=self.env,
+            )  # fmt: skip
+        async with asyncio.timeout(60):
+            while True:
+                if self.proc.returncode is not None:
+                    raise RuntimeError(f"bridgebot exited: {self.log.read_text()[-2000:]}")
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with http.get(f"http://127.0.0.1:{self.port}/health") as resp:
+                        if resp.status == 200:
+                            return
+                await asyncio.sleep(0.05)
+
+    async def rate_limited(self, http: aiohttp.ClientSession) -> Counter[str]:
+        """network → 429s the bridge met (bridgebot_rate_limited_total)."""
+        url = f"http://127.0.0.1:{self.port}/metrics"
+        async with http.get(url, headers={"Authorization": f"Bearer {self.token}"}) as resp:
+            text = await resp.text()
+        out: Counter[str] = Counter()
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == "bridgebot_rate_limited_total":
+                    out[sample.labels["network"]] += int(sample.value)
+        return out
+
+    async def stop(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                async with asyncio.timeout(15):
+                    await self.proc.wait()
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+
+    def settled(self, origin: str) -> dict[str, float]:
+        """room key → when the store recorded its latest copy (not the origin's answers)."""
+        with contextlib.closing(sqlite3.connect(self.workdir / "bench.db")) as db:
+            rows = db.execute(
+                "SELECT room, max(created_at) FROM copies WHERE room <> ? GROUP BY room",
+                (origin,),
+            ).fetchall()
+        return {str(room): float(at) for room, at in rows}
+
+
 async def measure(
     synapse: Synapse, mail: MailLab, n: int, k: int, label: str, toml: str
 ) -> Result:
     """K announcements to ``n`` rooms per network, with ``toml`` added to bot.toml."""
     world = World(synapse, mail)
     await world.start(n, f"k{k}-{time.time_ns() % 10**8}")
-    passed_on = RateLimitedLog()
-    dispatch_log = logging.getLogger("bridgebot.dispatch")
-    dispatch_log.addHandler(passed_on)
-    dispatch_log.setLevel(logging.INFO)
+    origin = f"slack.lab:{world.origin}"
     try:
         with tempfile.TemporaryDirectory(prefix="bench-announce-") as tmp:
-            async with running_hub(world.toml + toml, Path(tmp), env=world.env) as hub:
-                supervisor, dispatcher = hub.supervisor, hub.dispatcher
-                assert supervisor is not None and dispatcher is not None
-                async with asyncio.timeout(60):
-                    while not all(supervisor.is_up(a) for a in hub.adapters):
-                        await asyncio.sleep(0.05)
-                settled, done = observe_settled(dispatcher, f"slack.lab:{world.origin}")
-                counts = world.counts()
-                arrivals: dict[str, list[float]] = defaultdict(list)
-                start = time.time()
-                for i in range(k):
-                    world.slack.post_as_user(world.origin, world.fran, f"!announce news {i}")
-                async with asyncio.timeout(WAIT):
-                    while True:
-                        now = time.time()
-                        for room, count in counts.items():
-                            arrivals[room] += [now] * (count() - len(arrivals[room]))
-                        if done["all"] >= 5 * n * k and min(map(len, arrivals.values())) >= k:
-                            break
-                        await asyncio.sleep(0.01)
-                arrivals.update(await world.matrix_times())
-                rates = dict(hub.config.dispatch.rate)
+            bridge = Bridge(Path(tmp), world.toml + toml, world.env)
+            async with aiohttp.ClientSession() as http:
+                try:
+                    await bridge.start(http)
+                    counts = world.counts()
+                    arrivals: dict[str, list[float]] = defaultdict(list)
+                    start = time.time()
+                    for i in range(k):
+                        world.slack.post_as_user(world.origin, world.fran, f"!announce news {i}")
+                    async with asyncio.timeout(WAIT):
+                        while min(len(arrivals[room]) for room in counts) < k:
+                            now = time.time()
+                            for room, count in counts.items():
+                                arrivals[room] += [now] * (count() - len(arrivals[room]))
+                            await asyncio.sleep(0.01)
+                        while True:  # Matrix: Synapse's own timestamps, so no tight polling
+                            matrix = await world.matrix_times()
+                            if min(map(len, matrix.values())) >= k:
+                                break
+                            await asyncio.sleep(0.25)
+                        # every delivery settled: the bot has answered each announcement
+                        while world.summaries() < k:
+                            await asyncio.sleep(0.05)
+                    arrivals.update(matrix)
+                    passed_on = await bridge.rate_limited(http)
+                finally:
+                    await bridge.stop()
+            settled = bridge.settled(origin)
+            rates = bridge.rates()
     finally:
-        dispatch_log.removeHandler(passed_on)
         await world.stop()
     for room, times in arrivals.items():
         assert len(times) == k, f"{room}: {len(times)} copies, expected {k}"
@@ -313,7 +369,7 @@ async def measure(
         for net in NETWORKS
     }
     landed = latest({room: times[-1] for room, times in arrivals.items()}, start)
-    refused = world.refused(passed_on.by_network)
+    refused = world.refused(passed_on)
     return Result(label, k, 5 * n, landed, latest(settled, start), floors, refused)
 
 
