@@ -112,6 +112,9 @@ class TelegramSettings(NetworkSettings):
         "https://api.telegram.org/file/bot", description="file downloads; the token is appended"
     )
     poll_timeout: int = Field(30, ge=0, le=50, description="getUpdates long-poll seconds")
+    request_timeout: float = Field(
+        10.0, gt=0, le=300, description="seconds a Bot API call may take before it is retried"
+    )
     max_download_bytes: int = Field(
         20_000_000, ge=0, description="larger inbound files are named in the text, not relayed"
     )

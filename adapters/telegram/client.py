@@ -25,6 +25,7 @@ from adapters.base import AdapterSetup, Emit
 from adapters.settings import TelegramSettings
 from adapters.telegram.connect import PollingBot, check_rooms
 from adapters.telegram.errors import map_errors
+from adapters.telegram.http import AiohttpRequest
 from adapters.telegram.render import MAX_CAPTION, MAX_TEXT, render, render_text
 from adapters.telegram.translate import (
     NETWORK,
@@ -94,6 +95,9 @@ class TelegramAdapter:
             settings.token.get_secret_value(),
             base_url=settings.base_url,
             base_file_url=settings.base_file_url,
+            request=AiohttpRequest(timeout=settings.request_timeout),
+            # one long poll at a time; its read timeout is set per call (raw_updates)
+            get_updates_request=AiohttpRequest(connections=1, timeout=settings.request_timeout),
         )
         try:
             with map_errors(self.account, "connect"):

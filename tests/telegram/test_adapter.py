@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -292,8 +293,48 @@ async def test_bad_token_is_permanent_and_dead_server_transient(world: World) ->
     await world.lab.stop()
     adapter = world.adapter()
     assert url == world.lab.api_url
-    with pytest.raises(TransientError):
+    with pytest.raises(TransientError) as dead:
         await adapter.start(Collector())
+    assert "network error" in str(dead.value)
+    assert world.bot.token not in _chain_text(dead.value)
+
+
+async def test_a_server_that_never_answers_times_out_as_transient(world: World) -> None:
+    """A Bot API that accepts the connection and then says nothing: the call gives up after
+    ``request_timeout`` and the adapter reports a transient error, without the token."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)  # read nothing, answer nothing
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    adapter = world.adapter(request_timeout=0.3)
+    adapter._settings = adapter._settings.model_copy(
+        update={"base_url": f"http://127.0.0.1:{port}/bot"}
+    )
+    try:
+        async with asyncio.timeout(30):  # a hang guard, not a timing assertion
+            with pytest.raises(TransientError) as hung:
+                await adapter.start(Collector())
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+    assert "getMe timed out" in str(hung.value)
+    assert held, "the adapter never reached the silent server"
+    assert world.bot.token not in _chain_text(hung.value)
+
+
+def _chain_text(exc: BaseException) -> str:
+    """The text of an exception and of every exception behind it."""
+    parts: list[str] = []
+    current: BaseException | None = exc
+    while current is not None:
+        parts.append(f"{type(current).__name__}: {current}")
+        current = current.__cause__ or current.__context__
+    return "\n".join(parts)
 
 
 async def test_privacy_mode_warning(world: World, caplog: pytest.LogCaptureFixture) -> None:
