@@ -31,12 +31,14 @@ PAGE_SIZE = 100
 MAX_BACKOFF = 60.0
 
 
-def _filter(timeline_limit: int) -> dict[str, Any]:
+def _filter(timeline_limit: int, own_user: str) -> dict[str, Any]:
+    # Our own events are all dropped (parse_event), so Synapse need not send them: without
+    # them every copy the bot sends no longer wakes its /sync with an event to throw away.
     return {
         "presence": {"not_types": ["*"]},
         "account_data": {"not_types": ["*"]},
         "room": {
-            "timeline": {"limit": timeline_limit},
+            "timeline": {"limit": timeline_limit, "not_senders": [own_user]},
             "ephemeral": {"not_types": ["*"]},
             "account_data": {"not_types": ["*"]},
         },
@@ -94,7 +96,7 @@ class SyncLoop:
                     await client.sync(
                         timeout=timeout_ms,
                         since=since,
-                        sync_filter=_filter(timeline_limit),
+                        sync_filter=_filter(timeline_limit, self.adapter.user_id),
                         full_state=False,
                     )
                 )
