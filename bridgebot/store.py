@@ -73,10 +73,15 @@ class Store(AdminStore):
         self._tx_lock = asyncio.Lock()
         self._queue: list[tuple[str, ops.Call, asyncio.Future[Any]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._reads: list[tuple[str, int, asyncio.Future[list[OutboxItem]]]] = []
+        self._reader: asyncio.Task[None] | None = None
         self._closed = False
-        #: Writes committed and the group commits that carried them (for metrics).
+        #: Writes committed and the group commits that carried them (for metrics); queue
+        #: reads and the trips to the worker thread that carried them.
         self.writes = 0
         self.commits = 0
+        self.reads = 0
+        self.read_trips = 0
 
     @classmethod
     async def open(
@@ -119,6 +124,8 @@ class Store(AdminStore):
             return
         self._closed = True
         try:
+            if self._reader is not None:
+                await asyncio.shield(self._reader)
             if self._flusher is not None:
                 await asyncio.shield(self._flusher)
             await self._db.execute("PRAGMA optimize")
@@ -327,7 +334,43 @@ class Store(AdminStore):
         Rows waiting for ``not_before`` are included: order per room is strict FIFO, and
         the dispatcher waits for the head.
         """
-        return await self._call("next_batch", ops.next_batch, dest_room, max(0, limit))
+        if self._closed:
+            raise StoreError(f"store {self._path}: next_batch called after close")
+        # Rooms woken together (one message fanned out to fifty rooms) ask together: their
+        # reads share one trip to the worker thread, so the last room's first send does not
+        # wait behind the others' trips and sends.
+        done: asyncio.Future[list[OutboxItem]] = asyncio.get_running_loop().create_future()
+        self._reads.append((dest_room, max(0, limit), done))
+        if self._reader is None:
+            self._reader = asyncio.create_task(self._read_group(), name="store group read")
+        return await done
+
+    async def _read_group(self) -> None:
+        batch: list[tuple[str, int, asyncio.Future[list[OutboxItem]]]] = []
+        try:
+            while self._reads:
+                await asyncio.sleep(0)  # one loop turn: let the rooms woken with it ask too
+                batch, self._reads = self._reads, []
+                wanted = [(room, limit) for room, limit, _ in batch]
+                self.read_trips += 1
+                self.reads += len(batch)
+                try:
+                    results = await self._run("next_batch", ops.next_batches, wanted)
+                except Exception as exc:
+                    for _, _, done in batch:
+                        if not done.done():
+                            done.set_exception(exc)
+                else:
+                    for (_, _, done), rows in zip(batch, results, strict=True):
+                        if not done.done():
+                            done.set_result(rows)
+                batch = []
+        finally:
+            for _, _, done in batch + self._reads:
+                if not done.done():
+                    done.set_exception(StoreError(f"store {self._path}: closed before read"))
+            self._reads = []
+            self._reader = None
 
     async def complete(
         self, item: OutboxItem, remote_id: str | None, next_limit: int = 0

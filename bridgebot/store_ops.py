@@ -284,6 +284,13 @@ def next_batch(conn: sqlite3.Connection, dest_room: str, limit: int) -> list[Out
     return [OutboxItem(*row) for row in conn.execute(_NEXT_BATCH, (dest_room, limit))]
 
 
+def next_batches(
+    conn: sqlite3.Connection, wanted: list[tuple[str, int]]
+) -> list[list[OutboxItem]]:
+    """:func:`next_batch` for each ``(room, limit)``, in one trip."""
+    return [next_batch(conn, room, limit) for room, limit in wanted]
+
+
 def complete(
     conn: sqlite3.Connection,
     item: OutboxItem,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -135,6 +136,36 @@ async def test_outbox_is_fifo_per_room_and_batches(store: Store) -> None:
     assert seen == sorted(seen) and len(seen) == 10
     assert await store.pending_rooms() == [MATRIX]
     assert await store.next_batch(MATRIX, limit=0) == []
+
+
+async def test_rooms_that_ask_together_share_one_read(store: Store) -> None:
+    """Fifty rooms woken by one fan-out read their queues in one trip, each its own rows."""
+    rooms = [f"slack.work:C{i}" for i in range(50)]
+    first = await accept(store, "a", *rooms)
+    second = await accept(store, "b", *rooms[::2])
+    trips = store.read_trips
+    batches = await asyncio.gather(*(store.next_batch(room, limit=5) for room in rooms))
+    assert store.read_trips == trips + 1
+    for i, (room, batch) in enumerate(zip(rooms, batches, strict=True)):
+        assert {item.dest_room for item in batch} == {room}
+        expected = [first, second] if i % 2 == 0 else [first]
+        assert [item.message_id for item in batch] == expected
+    # one asking alone still gets its answer, in a trip of its own
+    assert [item.message_id for item in await store.next_batch(rooms[0])] == [first, second]
+    assert store.read_trips == trips + 2
+
+
+async def test_a_failed_group_read_fails_every_asker(tmp_path: Path) -> None:
+    opened = await Store.open(tmp_path / "bridge.db")
+    await opened._db.execute("DROP TABLE outbox")  # a broken database file, as it were
+    try:
+        results = await asyncio.gather(
+            *(opened.next_batch(f"slack.work:C{i}") for i in range(3)), return_exceptions=True
+        )
+    finally:
+        await opened.close()
+    assert all(isinstance(r, StoreError) for r in results), results
+    assert all("next_batch failed" in str(r) for r in results)
 
 
 async def test_complete_records_copy_and_feeds_the_id_map(store: Store) -> None:
