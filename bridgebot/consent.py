@@ -162,8 +162,7 @@ class ConsentKeeper:
                 if str(p.dest) in held.dests
             ]
             await hub.store.add_deliveries(held.message_id, deliveries)
-            for d in deliveries:
-                hub.dispatcher.notify(d.dest_room)
+            hub.dispatcher.notify_all(d.dest_room for d in deliveries)
             sent += bool(deliveries)
         await hub.store.release_held(author_ref)
         return sent
@@ -193,8 +192,7 @@ class ConsentKeeper:
                 "delete", room, f"consent-no:{remote_id}", message_id, deliveries
             ):
                 count += 1
-                for d in deliveries:
-                    hub.dispatcher.notify(d.dest_room)
+                hub.dispatcher.notify_all(d.dest_room for d in deliveries)
         if count:
             log.info("deleting copies of %d messages by %s (consent withdrawn)", count, author_ref)
         return count

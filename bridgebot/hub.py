@@ -409,8 +409,7 @@ class Hub:
         for d in result.deliveries:
             self.metrics.relayed(d.dest.network)
         assert self.dispatcher is not None
-        for dest in {d.dest_room for d in deliveries}:
-            self.dispatcher.notify(dest)
+        self.dispatcher.notify_all(d.dest_room for d in deliveries)
 
     def _settled(self, item: OutboxItem, outcome: str, detail: str | None) -> None:
         self.announcer.on_settled(item)

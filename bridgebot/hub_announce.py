@@ -103,8 +103,7 @@ class Announcer:
             self._unreported.add(fired.message_id)
             if not fired.rooms:
                 self._schedule_report()
-        for room in fired.rooms:
-            self._hub.dispatcher.notify(room)
+        self._hub.dispatcher.notify_all(fired.rooms)
         return fired
 
     async def fire_due(self) -> None:
