@@ -41,5 +41,10 @@ bench: setup
 bench-announce: setup
 	$(PY) bench/announce.py
 
+# One Telegram send's cost: python-telegram-bot over httpx against ours over aiohttp.
+.PHONY: bench-telegram
+bench-telegram: setup
+	$(PY) bench/telegram_send.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
