@@ -125,7 +125,7 @@ class Dispatcher:
         make them finish last also start first (longest job first: a fan-out to fifty rooms
         ends sooner when Telegram's one message a second does not wait behind the others).
         """
-        for room in sorted(set(rooms), key=self._slowness, reverse=True):
+        for room in sorted(dict.fromkeys(rooms), key=self._slowness, reverse=True):
             self.notify(room)
 
     def _slowness(self, room_key: str) -> tuple[float, int]:
