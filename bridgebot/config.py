@@ -126,7 +126,9 @@ def parse_config(
         raise ConfigError([f"{source}: {problem}" for problem in problems])
     store_path = config.store.path
     if base_dir is not None and store_path != ":memory:" and not Path(store_path).is_absolute():
-        store = StoreConfig(path=os.path.abspath(Path(base_dir) / store_path))
+        store = config.store.model_copy(
+            update={"path": os.path.abspath(Path(base_dir) / store_path)}
+        )
         config = config.model_copy(update={"store": store})
     return config
 

@@ -145,6 +145,13 @@ class StoreConfig(_Frozen):
     path: Annotated[str, AfterValidator(_non_empty)] = Field(
         default="bridgebot.db", examples=['"bridgebot.db"']
     )
+    #: Days the id map remembers a relayed message, so its edits, deletes, replies and
+    #: reactions can follow it; then it is forgotten (0: never). Also how long who wrote
+    #: what is kept.
+    keep_days: Rate = 90.0
+    #: Days a message held for consent (opt-in rooms) waits for its author's answer; then
+    #: it is dropped unsent (0: it waits for ever).
+    held_days: Rate = 14.0
 
 
 class LogConfig(_Frozen):

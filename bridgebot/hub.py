@@ -41,6 +41,8 @@ log = logging.getLogger("bridgebot.hub")
 
 SECRET_CURSOR = "core:pseudonym_secret"
 STATUS_CURSOR = "core:status"
+#: Seconds between two prunings of the id map and the holds ([store] keep_days, held_days).
+PRUNE_EVERY = 3600.0
 
 
 class _Context:
@@ -87,6 +89,7 @@ class Hub:
         self.withheld = 0
         self.started_at = time.time()
         self._status_task: asyncio.Task[None] | None = None
+        self._pruned_at = 0.0
         #: Rooms linked into or unlinked from bridges in chat (on top of bot.toml).
         self.links: list[Link] = []
         self._adapter_rooms: dict[str, tuple[str, ...]] = {}
@@ -436,6 +439,26 @@ class Hub:
             "dead": self.dispatcher.dead if self.dispatcher else 0,
         }
 
+    async def prune(self) -> None:
+        """Forget what ``[store] keep_days`` and ``held_days`` no longer keep (hourly)."""
+        keep = self.config.store
+        pruned = await self.store.prune(keep.keep_days, keep.held_days)
+        for author, count in sorted(pruned.held.items()):
+            log.info(
+                "dropped %d held messages by %s: no consent answer within %g days "
+                "([store] held_days)",
+                count,
+                author,
+                keep.held_days,
+            )
+        if pruned.messages:
+            log.info(
+                "forgot %d messages older than %g days ([store] keep_days): their edits, "
+                "deletes and replies no longer cross",
+                pruned.messages,
+                keep.keep_days,
+            )
+
     async def _write_status(self) -> None:
         """Every TICK: publish the status snapshot for `bridgebot status`, pick up rows
         another process queued (e.g. `bridgebot dead-letters retry`), send scheduled
@@ -446,6 +469,9 @@ class Hub:
                 await self.announcer.fire_due()
                 await self.announcer.report_settled()
                 await self.wake_all()
+                if time.monotonic() - self._pruned_at >= PRUNE_EVERY or not self._pruned_at:
+                    self._pruned_at = time.monotonic()
+                    await self.prune()
             except Exception:
                 log.exception("periodic store check failed; trying again in %.0f s", TICK)
             await asyncio.sleep(TICK)

@@ -203,9 +203,18 @@ _V2 = (
     "CREATE INDEX dead_letters_by_message ON dead_letters (message_id)",
 )
 
+# Version 3: pruning the id map ([store] keep_days, bridgebot/store_prune.py) finds old
+# messages by age, checks the outbox for each, and deletes their follow-ups.
+_V3 = (
+    "CREATE INDEX messages_by_age ON messages (accepted_at)",
+    "CREATE INDEX outbox_by_message ON outbox (message_id)",
+    "CREATE INDEX followups_by_message ON followups (message_id)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "messages, copies, followups, outbox, dead letters, audit, consent", _V1),
     Migration(2, "announcements, links, held messages, consent explanations", _V2),
+    Migration(3, "indexes for pruning the id map", _V3),
 )
 
 #: The schema version this code writes; a database above it is refused.

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridgebot import store_ops as ops
+from bridgebot.store_prune import Pruned, prune_batch
 
 __all__ = ["AdminStore", "Announcement", "DeliveryState", "HeldMessage", "Link"]
 
@@ -114,6 +115,10 @@ def _queue_announcement(
             return False
         ops.insert_deliveries(conn, message_id, deliveries, now)
         return True
+
+
+#: Seconds in a day, for the ``*_days`` settings.
+DAY = 86400.0
 
 
 class AdminStore:
@@ -295,3 +300,24 @@ class AdminStore:
         sql = "SELECT id, room, remote_id FROM messages WHERE author_ref = ? ORDER BY id"
         rows = await self._call("messages_by", ops.fetch_all, sql, (author_ref,))
         return [(int(i), str(r), str(x)) for i, r, x in rows]
+
+    # -- retention ----------------------------------------------------------------------
+
+    async def prune(self, keep_days: float, held_days: float, batch: int = 500) -> Pruned:
+        """Forget messages accepted more than ``keep_days`` ago (their copies and
+        follow-ups too, unless a queued delivery, a dead letter, a hold or an announcement
+        still needs them), and drop holds older than ``held_days``. 0 keeps for ever.
+
+        Runs as batches of ``batch`` messages, each one transaction.
+        """
+        now = self._clock()
+        before = now - keep_days * DAY if keep_days > 0 else None
+        held_before = now - held_days * DAY if held_days > 0 else None
+        total = Pruned()
+        while True:
+            got: Pruned = await self._write("prune", prune_batch, before, held_before, batch)
+            total.messages += got.messages
+            total.held.update(got.held)
+            held_before = None  # all of them went in the first batch
+            if before is None or got.messages < batch:
+                return total
