@@ -11,6 +11,8 @@ import asyncio
 import contextlib
 import time
 from collections import OrderedDict
+from collections.abc import Callable
+from functools import partial
 from typing import cast
 
 import aiosmtplib
@@ -176,8 +178,12 @@ class EmailAdapter:
         self._smtp = smtp
         return smtp
 
-    async def _deliver(self, room_id: str, mail: bytes) -> None:
+    async def _deliver(self, room_id: str, mail: bytes | Callable[[], bytes]) -> None:
         """Submit one mail to the list, on a fresh connection if the server had hung up.
+
+        ``mail`` may be a function that builds it: it then runs on a worker thread once
+        this mail's turn has come, so mails go out in the order they were handed over
+        (the lock is first come, first served) while the event loop stays free.
 
         An idle connection the server dropped is only noticed when used, so a reused one is
         probed with NOOP first. The mail itself is never re-submitted here: a server that
@@ -185,6 +191,8 @@ class EmailAdapter:
         it (the dispatcher decides about retries).
         """
         async with self._smtp_lock:
+            if callable(mail):
+                mail = await asyncio.to_thread(mail)
             smtp = self._smtp
             if smtp is not None and smtp.is_connected:
                 try:
@@ -236,10 +244,8 @@ class EmailAdapter:
         )
         # Building and flattening a MIME mail takes milliseconds of the email package's
         # time: on a worker thread, so the other rooms' sends need not wait behind it.
-        mail = await asyncio.to_thread(
-            _mail_bytes, parts, out.label or out.author_name, out.text, out.attachments
-        )
-        await self._deliver(room_id, mail)
+        name = out.label or out.author_name
+        await self._deliver(room_id, partial(_mail_bytes, parts, name, out.text, out.attachments))
         self._book.record(message_id, parts.subject, plan.references)
         return message_id
 
