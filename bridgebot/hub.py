@@ -90,6 +90,8 @@ class Hub:
         self.started_at = time.time()
         self._status_task: asyncio.Task[None] | None = None
         self._pruned_at = 0.0
+        #: When the last pruning pass (at start, then hourly) finished.
+        self.pruned_at: float | None = None
         #: Rooms linked into or unlinked from bridges in chat (on top of bot.toml).
         self.links: list[Link] = []
         self._adapter_rooms: dict[str, tuple[str, ...]] = {}
@@ -443,6 +445,7 @@ class Hub:
         """Forget what ``[store] keep_days`` and ``held_days`` no longer keep (hourly)."""
         keep = self.config.store
         pruned = await self.store.prune(keep.keep_days, keep.held_days)
+        self.pruned_at = time.time()
         for author, count in sorted(pruned.held.items()):
             log.info(
                 "dropped %d held messages by %s: no consent answer within %g days "

@@ -2,11 +2,13 @@
 
 The settings are fractions of a day here (1e-9 days is under a tenth of a millisecond), so
 everything already said is "old" when the test asks the Hub to prune, as its hourly pass
-would.
+would. Each test first waits for the pass the Hub makes at start, so that one cannot
+prune in the middle of the test; the next is an hour away.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bridgebot.hub import Hub
 from bridgebot.testing import running_hub
 from tests.e2e.conftest import ApiRoom, api_rooms, config_for
 from tests.e2e.test_commands import say, settle
@@ -25,6 +28,12 @@ TINY = "1e-9"
 def with_store(config: str, **keys: str) -> str:
     extra = "".join(f"\n{key} = {value}" for key, value in keys.items())
     return config.replace('path = "bridgebot.db"', 'path = "bridgebot.db"' + extra, 1)
+
+
+async def started_pass_done(hub: Hub) -> None:
+    async with asyncio.timeout(30):
+        while hub.pruned_at is None:
+            await asyncio.sleep(0.02)
 
 
 async def post(s: aiohttp.ClientSession, room: ApiRoom, **fields: Any) -> dict[str, Any]:
@@ -41,6 +50,7 @@ async def test_an_edit_of_a_forgotten_message_does_not_cross(
     a, b = api_rooms("a", "b")
     config = with_store(config_for([a, b]), keep_days=TINY)
     async with running_hub(config, tmp_path) as hub, aiohttp.ClientSession() as s:
+        await started_pass_done(hub)
         kept = await post(s, a, text="kept for now")
         assert await texts(hub, s, b) == ["kept for now"]
         await post(s, a, text="kept for now, edited", id=kept["id"])
@@ -63,6 +73,7 @@ async def test_an_unanswered_hold_is_dropped_unsent(
     a = opt_in(a)
     config = with_store(config_for([a, b]), held_days=TINY, keep_days="0")
     async with running_hub(config, tmp_path) as hub, aiohttp.ClientSession() as s:
+        await started_pass_done(hub)
         await say(s, a, "carol", "held, then never answered")
         assert len(await settle(hub, s, a)) == 1  # the one explanation
         assert len(await hub.store.held("api.a:carol")) == 1
