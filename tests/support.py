@@ -12,6 +12,16 @@ from aioimaplib import aioimaplib
 from bridgebot.model import Event, RoomRef
 
 
+class Clock:
+    """A settable clock, so timestamps and deadlines are exact in assertions."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class MemoryContext:
     """A stand-in for the core's AdapterContext: cursors, known copies and admins in memory.
 

@@ -4,42 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from bridgebot.errors import StoreError
 from bridgebot.store import AuditEntry, NewDelivery, OutboxItem, Store
+from tests.support import Clock
 
 SLACK = "slack.work:C1"
 MATRIX = "matrix.home:!r:example.org"
 DISCORD = "discord.guild:42"
-
-
-class Clock:
-    """A settable clock, so timestamps and deadlines are exact in assertions."""
-
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def store(tmp_path: Path, clock: Clock) -> AsyncIterator[Store]:
-    # A real file, so WAL mode and the on-disk schema are what is tested.
-    opened = await Store.open(tmp_path / "bridge.db", clock=clock)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 def to(room: str, kind: str = "message", n: int = 0, deadline: float | None = None) -> NewDelivery:

@@ -2,29 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
 from bridgebot.store import Store
 from bridgebot.store_admin import DAY
+from tests.support import Clock
 
-from .test_store import DISCORD, MATRIX, SLACK, Clock, accept
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def store(tmp_path: Path, clock: Clock) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "bridge.db", clock=clock)
-    try:
-        yield opened
-    finally:
-        await opened.close()
+from .test_store import DISCORD, MATRIX, SLACK, accept
 
 
 async def settle(store: Store, room: str) -> None:
