@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridgebot import store_ops as ops
+from bridgebot.store_ops import AuditEntry
 from bridgebot.store_prune import Pruned, prune_batch
 
 __all__ = ["AdminStore", "Announcement", "DeliveryState", "HeldMessage", "Link"]
@@ -122,7 +123,8 @@ DAY = 86400.0
 
 
 class AdminStore:
-    """Announcements, links, held messages and consent explanations."""
+    """Announcements, links, consent and held messages, the audit log, chat-made overrides,
+    cursors, retention: the tables off the relay's hot path."""
 
     # Provided by Store.
     _clock: Callable[[], float]
@@ -300,6 +302,53 @@ class AdminStore:
         sql = "SELECT id, room, remote_id FROM messages WHERE author_ref = ? ORDER BY id"
         rows = await self._call("messages_by", ops.fetch_all, sql, (author_ref,))
         return [(int(i), str(r), str(x)) for i, r, x in rows]
+
+    # -- audit, overrides, cursors ------------------------------------------------------
+
+    async def audit(self, actor: str, action: str, detail: str, room: str | None = None) -> None:
+        """Append an entry to the audit log."""
+        sql = "INSERT INTO audit (ts, actor, room, action, detail) VALUES (?, ?, ?, ?, ?)"
+        await self._write("audit", ops.write, sql, (self._clock(), actor, room, action, detail))
+
+    async def audit_log(self, limit: int = 100) -> list[AuditEntry]:
+        """The latest audit entries, newest first."""
+        sql = "SELECT id, ts, actor, room, action, detail FROM audit ORDER BY id DESC LIMIT ?"
+        rows = await self._call("audit_log", ops.fetch_all, sql, (max(0, limit),))
+        return [AuditEntry(*r) for r in rows]
+
+    async def set_override(self, room: str, key: str, value: str, actor: str) -> None:
+        """Set a room setting made by chat command; ``value`` is JSON text."""
+        sql = """
+            INSERT INTO overrides (room, key, value, actor, ts) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (room, key) DO UPDATE
+            SET value = excluded.value, actor = excluded.actor, ts = excluded.ts
+        """
+        await self._write("set_override", ops.write, sql, (room, key, value, actor, self._clock()))
+
+    async def delete_override(self, room: str, key: str) -> None:
+        """Remove a room setting override (no-op if absent)."""
+        sql = "DELETE FROM overrides WHERE room = ? AND key = ?"
+        await self._write("delete_override", ops.write, sql, (room, key))
+
+    async def overrides(self) -> list[tuple[str, str, str, str, float]]:
+        """Every override as (room, key, value, actor, ts), by room and key."""
+        sql = "SELECT room, key, value, actor, ts FROM overrides ORDER BY room, key"
+        rows = await self._call("overrides", ops.fetch_all, sql, ())
+        return [(str(r[0]), str(r[1]), str(r[2]), str(r[3]), float(r[4])) for r in rows]
+
+    async def get_cursor(self, key: str) -> str | None:
+        """A value stored by :meth:`set_cursor`, or None."""
+        sql = "SELECT value FROM cursors WHERE key = ?"
+        found = await self._call("get_cursor", ops.fetch_one, sql, (key,))
+        return None if found is None else str(found)
+
+    async def set_cursor(self, key: str, value: str) -> None:
+        """Persist a small value (sync token, update offset, status snapshot)."""
+        sql = """
+            INSERT INTO cursors (key, value) VALUES (?, ?)
+            ON CONFLICT (key) DO UPDATE SET value = excluded.value
+        """
+        await self._write("set_cursor", ops.write, sql, (key, value))
 
     # -- retention ----------------------------------------------------------------------
 
