@@ -208,8 +208,8 @@ async def _export(path: str, output: str | None, force: bool) -> int:
 
 
 async def _status(path: str) -> int:
-    from bridgebot.hub import STATUS_CURSOR
     from bridgebot.store import Store
+    from bridgebot.upkeep import STATUS_CURSOR
 
     config, store = await _with_store(path)
     assert isinstance(store, Store)

@@ -8,7 +8,6 @@ transaction as the message, and lets the dispatcher drain it.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -23,7 +22,7 @@ from bridgebot.consent import ConsentKeeper
 from bridgebot.contract import Adapter, AdapterSetup, NetworkSpec
 from bridgebot.dispatcher import Dispatcher
 from bridgebot.errors import ConfigError, RejectedEvent
-from bridgebot.hub_announce import TICK, Announcer
+from bridgebot.hub_announce import Announcer
 from bridgebot.hub_links import Linker
 from bridgebot.metrics import Metrics
 from bridgebot.model import Capabilities, Event, EventKind, RoomRef
@@ -33,6 +32,7 @@ from bridgebot.sequencer import RoomSequencer, Turn
 from bridgebot.store import Link, NewDelivery, OutboxItem, Store
 from bridgebot.supervisor import Supervisor
 from bridgebot.topology import apply_links, build_topology
+from bridgebot.upkeep import Upkeep
 from rules import Consent, Topology
 
 __all__ = ["Hub"]
@@ -40,9 +40,6 @@ __all__ = ["Hub"]
 log = logging.getLogger("bridgebot.hub")
 
 SECRET_CURSOR = "core:pseudonym_secret"
-STATUS_CURSOR = "core:status"
-#: Seconds between two prunings of the id map and the holds ([store] keep_days, held_days).
-PRUNE_EVERY = 3600.0
 
 
 class _Context:
@@ -88,16 +85,13 @@ class Hub:
         self.relayed = 0
         self.withheld = 0
         self.started_at = time.time()
-        self._status_task: asyncio.Task[None] | None = None
-        self._pruned_at = 0.0
-        #: When the last pruning pass (at start, then hourly) finished.
-        self.pruned_at: float | None = None
         #: Rooms linked into or unlinked from bridges in chat (on top of bot.toml).
         self.links: list[Link] = []
         self._adapter_rooms: dict[str, tuple[str, ...]] = {}
         self._consent_keeper = ConsentKeeper(self)
         self.announcer = Announcer(self)
         self.linker = Linker(self)
+        self.upkeep = Upkeep(self)
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -188,13 +182,11 @@ class Hub:
         await self.supervisor.start()
         await self.dispatcher.start()
         await self.announcer.start()
-        self._status_task = asyncio.create_task(self._write_status(), name="status")
+        self.upkeep.start()
 
     async def stop(self) -> None:
         """Stop the dispatcher and the adapters; the outbox keeps what was not sent."""
-        if self._status_task is not None:
-            self._status_task.cancel()
-            await asyncio.gather(self._status_task, return_exceptions=True)
+        await self.upkeep.stop()
         await self.announcer.stop()
         if self.dispatcher is not None:
             await self.dispatcher.stop()
@@ -440,41 +432,3 @@ class Hub:
             "sent": self.dispatcher.sent if self.dispatcher else 0,
             "dead": self.dispatcher.dead if self.dispatcher else 0,
         }
-
-    async def prune(self) -> None:
-        """Forget what ``[store] keep_days`` and ``held_days`` no longer keep (hourly)."""
-        keep = self.config.store
-        pruned = await self.store.prune(keep.keep_days, keep.held_days)
-        self.pruned_at = time.time()
-        for author, count in sorted(pruned.held.items()):
-            log.info(
-                "dropped %d held messages by %s: no consent answer within %g days "
-                "([store] held_days)",
-                count,
-                author,
-                keep.held_days,
-            )
-        if pruned.messages:
-            log.info(
-                "forgot %d messages older than %g days ([store] keep_days): their edits, "
-                "deletes and replies no longer cross",
-                pruned.messages,
-                keep.keep_days,
-            )
-
-    async def _write_status(self) -> None:
-        """Every TICK: publish the status snapshot for `bridgebot status`, pick up rows
-        another process queued (e.g. `bridgebot dead-letters retry`), send scheduled
-        announcements that are due and report settled ones."""
-        while True:
-            try:
-                await self.store.set_cursor(STATUS_CURSOR, json.dumps(self.status()))
-                await self.announcer.fire_due()
-                await self.announcer.report_settled()
-                await self.wake_all()
-                if time.monotonic() - self._pruned_at >= PRUNE_EVERY or not self._pruned_at:
-                    self._pruned_at = time.monotonic()
-                    await self.prune()
-            except Exception:
-                log.exception("periodic store check failed; trying again in %.0f s", TICK)
-            await asyncio.sleep(TICK)

@@ -21,7 +21,7 @@ __all__ = ["Announcer"]
 
 log = logging.getLogger("bridgebot.hub")
 
-#: Seconds between the bridge's looks for due announcements (see Hub._write_status).
+#: Seconds between the bridge's looks for due announcements (see bridgebot.upkeep).
 TICK = 5.0
 
 

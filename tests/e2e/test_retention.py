@@ -32,7 +32,7 @@ def with_store(config: str, **keys: str) -> str:
 
 async def started_pass_done(hub: Hub) -> None:
     async with asyncio.timeout(30):
-        while hub.pruned_at is None:
+        while hub.upkeep.pruned_at is None:
             await asyncio.sleep(0.02)
 
 
@@ -57,7 +57,7 @@ async def test_an_edit_of_a_forgotten_message_does_not_cross(
         assert await texts(hub, s, b) == ["kept for now, edited"]  # the id map at work
 
         with caplog.at_level(logging.INFO, logger="bridgebot.hub"):
-            await hub.prune()
+            await hub.upkeep.prune()
         assert "forgot 1 messages older than 1e-09 days ([store] keep_days)" in caplog.text
 
         await post(s, a, text="edited after it was forgotten", id=kept["id"])
@@ -79,7 +79,7 @@ async def test_an_unanswered_hold_is_dropped_unsent(
         assert len(await hub.store.held("api.a:carol")) == 1
 
         with caplog.at_level(logging.INFO, logger="bridgebot.hub"):
-            await hub.prune()
+            await hub.upkeep.prune()
         assert "dropped 1 held messages by api.a:carol: no consent answer" in caplog.text
         assert "held, then never answered" not in caplog.text  # never the content
         assert await hub.store.held("api.a:carol") == []
