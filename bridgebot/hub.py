@@ -361,8 +361,7 @@ class Hub:
     async def wake_all(self) -> None:
         """Make the dispatcher look at every room with pending rows (after a retry)."""
         assert self.dispatcher is not None
-        for room in await self.store.pending_rooms():
-            self.dispatcher.notify(room)
+        self.dispatcher.notify_all(await self.store.pending_rooms())
 
     async def _accept(
         self, event: Event, result: Plan, links: Links, turn: Turn, consented: bool | None

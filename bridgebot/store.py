@@ -76,11 +76,10 @@ class Store(AdminStore):
         self._reads: list[tuple[str, int, asyncio.Future[list[OutboxItem]]]] = []
         self._reader: asyncio.Task[None] | None = None
         self._closed = False
-        #: Writes committed and the group commits that carried them (for metrics); queue
-        #: reads and the trips to the worker thread that carried them.
+        #: Writes committed and the group commits that carried them (for metrics), and the
+        #: trips to the worker thread that carried queue reads.
         self.writes = 0
         self.commits = 0
-        self.reads = 0
         self.read_trips = 0
 
     @classmethod
@@ -353,7 +352,6 @@ class Store(AdminStore):
                 batch, self._reads = self._reads, []
                 wanted = [(room, limit) for room, limit, _ in batch]
                 self.read_trips += 1
-                self.reads += len(batch)
                 try:
                     results = await self._run("next_batch", ops.next_batches, wanted)
                 except Exception as exc:
