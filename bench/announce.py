@@ -54,11 +54,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from adapters import settings_models
 from bridgebot.config import RateConfig, load_config
 from bridgebot.lab.discord import DiscordLab
+from bridgebot.lab.harness import free_port
 from bridgebot.lab.mail import MailLab
 from bridgebot.lab.slack import SlackLab
 from bridgebot.lab.synapse import Synapse
 from bridgebot.lab.telegram import TelegramLab
-from bridgebot.testing import free_port
 
 WAIT = 300.0  # seconds: the upper bound of a run
 NETWORKS = ("slack", "discord", "telegram", "matrix", "email")

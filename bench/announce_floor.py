@@ -20,7 +20,7 @@ from bridgebot.lab.discord import RateLimitConfig
 from bridgebot.lab.slack_state import SlackWorld
 from bridgebot.lab.telegram import RateLimits
 from bridgebot.lab.telegram_state import WindowLimiter
-from bridgebot.ratelimit import TokenBucket
+from bridgebot.pacing import TokenBucket
 
 __all__ = [
     "Bucket",

@@ -39,8 +39,8 @@ from typing import Any
 import aiohttp
 from relay import cpu_seconds  # bench/ is on sys.path when run as a script
 
+from bridgebot.lab.harness import free_port
 from bridgebot.lab.synapse import MatrixUser, Synapse
-from bridgebot.testing import free_port
 
 WAIT = 180.0  # seconds: the upper bound of every phase
 _txn = itertools.count()

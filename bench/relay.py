@@ -26,7 +26,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bridgebot.testing import free_port
+from bridgebot.lab.harness import free_port
 
 HERE = Path(__file__).resolve().parent
 TICK = os.sysconf("SC_CLK_TCK")

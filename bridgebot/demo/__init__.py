@@ -20,10 +20,10 @@ from pathlib import Path
 
 from aiohttp import web
 
+from bridgebot.core.hub import Hub
 from bridgebot.demo.columns import ApiColumn, Column, DiscordColumn, SlackColumn, TelegramColumn
 from bridgebot.demo.more_columns import EmailColumn, MatrixColumn, email_missing, matrix_missing
 from bridgebot.demo.page import make_page_app
-from bridgebot.hub import Hub
 from bridgebot.store import Store
 
 __all__ = ["Demo", "demo_running", "run_demo"]
@@ -73,7 +73,7 @@ def _config(columns: list[Column], workdir: Path, admin_port: int) -> str:
 async def demo_running(port: int = 0, admin_port: int = 0) -> AsyncIterator[Demo]:
     """Start everything the demo needs; stop it all on exit."""
     from adapters import registry, settings_models
-    from bridgebot.cli import start_web
+    from bridgebot.cli.main import start_web
     from bridgebot.config import parse_config
     from bridgebot.web import bound_port
 

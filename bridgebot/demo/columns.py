@@ -15,9 +15,9 @@ from typing import Any, Protocol
 import aiohttp
 
 from bridgebot.lab.discord import DiscordLab
+from bridgebot.lab.harness import free_port
 from bridgebot.lab.slack import SlackLab
 from bridgebot.lab.telegram import TelegramLab
-from bridgebot.testing import free_port
 
 __all__ = ["ApiColumn", "Column", "DiscordColumn", "Line", "SlackColumn", "TelegramColumn"]
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bridgebot.core.hub import Hub
 from bridgebot.demo.columns import Column
-from bridgebot.hub import Hub
 from bridgebot.model import Author, RoomRef
 from rules import MessageFacts, decide
 

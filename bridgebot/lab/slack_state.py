@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from bridgebot.ratelimit import TokenBucket
+from bridgebot.pacing import TokenBucket
 
 __all__ = [
     "BOT_SCOPES",

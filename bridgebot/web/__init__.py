@@ -23,7 +23,7 @@ import logging
 
 from aiohttp import web
 
-from bridgebot.hub import Hub
+from bridgebot.core.hub import Hub
 from bridgebot.web.auth import Auth
 from bridgebot.web.handlers import AUTH, HUB, METRICS_LOCK, WEB_ACTOR, routes
 

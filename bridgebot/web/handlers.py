@@ -9,10 +9,10 @@ import logging
 
 from aiohttp import web
 
+from bridgebot.core.hub import Hub
+from bridgebot.core.topology import OVERRIDABLE_KEYS
 from bridgebot.errors import ConfigError
-from bridgebot.hub import Hub
 from bridgebot.model import Author, RoomRef
-from bridgebot.topology import OVERRIDABLE_KEYS
 from bridgebot.web.auth import COOKIE, Auth, redirect
 from bridgebot.web.html import CSS, Safe, fill, page
 from bridgebot.web.state import collect, count_dead_letters

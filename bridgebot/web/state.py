@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from rules import RoomPolicy
 
 if TYPE_CHECKING:
-    from bridgebot.hub import Hub
+    from bridgebot.core.hub import Hub
     from bridgebot.store import Store
 
 __all__ = [

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from bridgebot.topology import OVERRIDABLE_KEYS
+from bridgebot.core.topology import OVERRIDABLE_KEYS
 from bridgebot.web.html import Safe, fill, join, when
 from bridgebot.web.state import (
     AdminState,

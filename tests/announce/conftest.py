@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from bridgebot.hub import Hub
+from bridgebot.core.hub import Hub
 from bridgebot.lab.discord import DiscordLab
+from bridgebot.lab.harness import running_hub
 from bridgebot.lab.mail import Dovecot, MailLab
 from bridgebot.lab.slack import SlackLab
 from bridgebot.lab.synapse import Synapse
 from bridgebot.lab.telegram import TelegramLab
-from bridgebot.testing import running_hub
 from tests.email.conftest import until
 from tests.matrix.conftest import Human, unique
 

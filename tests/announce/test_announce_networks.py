@@ -18,7 +18,7 @@ import sys
 from email import message_from_bytes, policy
 from pathlib import Path
 
-from bridgebot.hub import Hub
+from bridgebot.core.hub import Hub
 from tests.announce.conftest import WAIT, Networks, bridged
 from tests.support import mailbox
 

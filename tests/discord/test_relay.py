@@ -12,9 +12,9 @@ import pytest
 
 from adapters import registry
 from adapters.discord import SPEC
-from bridgebot.hub import Hub
+from bridgebot.core.hub import Hub
 from bridgebot.lab.discord import DiscordLab, RateLimitConfig
-from bridgebot.testing import free_port, running_hub
+from bridgebot.lab.harness import free_port, running_hub
 
 CONFIG = """
 [store]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bridgebot.testing import free_port
+from bridgebot.lab.harness import free_port
 
 
 @dataclass(frozen=True)

@@ -134,7 +134,7 @@ async def test_run_relays_a_curl_post_to_a_websocket_client_then_status(tmp_path
 
 
 async def test_announce_from_the_cli_reaches_every_room_and_reports(tmp_path: Path) -> None:
-    from bridgebot.testing import running_hub
+    from bridgebot.lab.harness import running_hub
 
     a, b = api_rooms("a", "b")
     cfg = tmp_path / "bot.toml"

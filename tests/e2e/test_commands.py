@@ -7,8 +7,8 @@ from typing import Any
 
 import aiohttp
 
-from bridgebot.hub import Hub
-from bridgebot.testing import running_hub
+from bridgebot.core.hub import Hub
+from bridgebot.lab.harness import running_hub
 from tests.e2e.conftest import ApiRoom, api_rooms, config_for
 
 ROLES = """

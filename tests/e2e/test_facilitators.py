@@ -13,9 +13,9 @@ from typing import Any
 
 import aiohttp
 
-from bridgebot.hub import Hub
+from bridgebot.core.hub import Hub
+from bridgebot.lab.harness import running_hub
 from bridgebot.model import RoomRef
-from bridgebot.testing import running_hub
 from tests.e2e.conftest import ApiRoom, api_rooms, config_for
 from tests.e2e.test_commands import say, settle
 

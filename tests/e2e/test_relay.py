@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 
-from bridgebot.testing import running_hub
+from bridgebot.lab.harness import running_hub
 from tests.e2e.conftest import api_rooms, config_for
 
 

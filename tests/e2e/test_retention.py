@@ -16,8 +16,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bridgebot.hub import Hub
-from bridgebot.testing import running_hub
+from bridgebot.core.hub import Hub
+from bridgebot.lab.harness import running_hub
 from tests.e2e.conftest import ApiRoom, api_rooms, config_for
 from tests.e2e.test_commands import say, settle
 from tests.e2e.test_facilitators import opt_in, texts

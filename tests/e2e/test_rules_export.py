@@ -13,9 +13,9 @@ import aiohttp
 
 from adapters import settings_models
 from bridgebot.config import parse_config
-from bridgebot.hub import SECRET_CURSOR, Hub
-from bridgebot.testing import running_hub
-from bridgebot.topology import build_topology
+from bridgebot.core.hub import SECRET_CURSOR, Hub
+from bridgebot.core.topology import build_topology
+from bridgebot.lab.harness import running_hub
 from tests.e2e.conftest import api_rooms, config_for
 from tests.e2e.test_commands import say, settle
 

@@ -20,8 +20,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bridgebot.config_models import ReloadConfig
-from bridgebot.watch import ConfigWatcher
+from bridgebot.cli.watch import ConfigWatcher
+from bridgebot.config.models import ReloadConfig
 from tests.e2e.conftest import ApiRoom, api_rooms, config_for
 from tests.e2e.test_commands import say
 

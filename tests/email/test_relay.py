@@ -13,9 +13,9 @@ import pytest
 
 from adapters import registry
 from adapters.email import SPEC
-from bridgebot.hub import Hub
+from bridgebot.core.hub import Hub
+from bridgebot.lab.harness import free_port, running_hub
 from bridgebot.lab.mail import Dovecot, MailLab
-from bridgebot.testing import free_port, running_hub
 from tests.email.conftest import until
 
 CONFIG = """

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bridgebot.testing import free_port
+from bridgebot.lab.harness import free_port
 from tests.matrix.conftest import BotFactory, Human
 from tests.matrix.test_relay import config
 

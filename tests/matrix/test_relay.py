@@ -11,7 +11,7 @@ import aiohttp
 
 import adapters
 from adapters.matrix import SPEC
-from bridgebot.testing import free_port, running_hub
+from bridgebot.lab.harness import free_port, running_hub
 from tests.matrix.conftest import WAIT, BotFactory, Human
 
 People = Callable[..., Awaitable[Human]]

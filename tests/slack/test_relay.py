@@ -15,9 +15,9 @@ import pytest
 
 from adapters import registry
 from adapters.slack import SPEC
-from bridgebot.hub import Hub
+from bridgebot.core.hub import Hub
+from bridgebot.lab.harness import free_port, running_hub
 from bridgebot.lab.slack import SlackLab
-from bridgebot.testing import free_port, running_hub
 
 CONFIG = """
 [store]

@@ -8,7 +8,7 @@ import time
 from bridgebot.errors import RateLimited
 from bridgebot.lab.slack import SlackLab
 from bridgebot.model import Event, RoomRef
-from bridgebot.ratelimit import TokenBucket
+from bridgebot.pacing import TokenBucket
 
 from .conftest import ACCOUNT, AdapterFactory, make_started_adapter, outbound
 

@@ -18,7 +18,7 @@ import pytest
 from adapters.telegram import TelegramAdapter
 from bridgebot.errors import RateLimited
 from bridgebot.lab.telegram import RateLimits, TelegramLab
-from bridgebot.ratelimit import TokenBucket
+from bridgebot.pacing import TokenBucket
 
 from .conftest import World
 from .helpers import outbound

@@ -12,9 +12,9 @@ import pytest
 
 from adapters import registry
 from adapters.telegram import SPEC
-from bridgebot.hub import Hub
+from bridgebot.core.hub import Hub
+from bridgebot.lab.harness import free_port, running_hub
 from bridgebot.lab.telegram import RateLimits, TelegramLab
-from bridgebot.testing import free_port, running_hub
 
 CONFIG = """
 [store]

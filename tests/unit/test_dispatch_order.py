@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from bridgebot.config import DispatchConfig
-from bridgebot.dispatcher import Dispatcher
+from bridgebot.core.dispatcher import Dispatcher
 from bridgebot.store import NewDelivery, Store
 
 # In the order a bridge might list them; the defaults pace Telegram at 1/s with no burst,

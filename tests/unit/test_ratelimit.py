@@ -8,7 +8,7 @@ import pytest
 
 from bridgebot.config import parse_config
 from bridgebot.errors import ConfigError
-from bridgebot.ratelimit import SlidingWindow, TokenBucket
+from bridgebot.pacing import SlidingWindow, TokenBucket
 
 
 class Clock:

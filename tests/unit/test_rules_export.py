@@ -16,16 +16,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters import settings_models
-from bridgebot.config import Config, parse_config
-from bridgebot.errors import BridgeError, ConfigError
-from bridgebot.rules_export import (
+from bridgebot.admin.rules_export import (
     HEADER_MARK,
     LinkRow,
     OverrideRow,
     export_toml,
     write_atomically,
 )
-from bridgebot.topology import build_topology
+from bridgebot.config import Config, parse_config
+from bridgebot.core.topology import build_topology
+from bridgebot.errors import BridgeError, ConfigError
 from rules import Topology
 
 SECRET = b"k" * 32

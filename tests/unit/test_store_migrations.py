@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bridgebot.errors import StoreError
-from bridgebot.migrations import LATEST, MIGRATIONS, Migration
 from bridgebot.store import Store
+from bridgebot.store.migrations import LATEST, MIGRATIONS, Migration
 
 TABLES = {
     "messages",

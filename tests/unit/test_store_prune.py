@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bridgebot.store import Store
-from bridgebot.store_admin import DAY
+from bridgebot.store.admin import DAY
 from tests.support import Clock
 
 from .test_store import DISCORD, MATRIX, SLACK, accept

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from adapters import settings_models
 from bridgebot.config import parse_config
+from bridgebot.core.topology import build_topology
 from bridgebot.model import Author, RoomRef
-from bridgebot.topology import build_topology
 from rules import MessageFacts, Privacy, routes
 
 CONFIG = """

@@ -12,8 +12,8 @@ from typing import Any
 
 import aiohttp
 
-from bridgebot.hub import Hub
-from bridgebot.testing import running_hub
+from bridgebot.core.hub import Hub
+from bridgebot.lab.harness import running_hub
 from bridgebot.web import bound_port, create_app, serve
 from tests.e2e.conftest import ApiRoom, config_for
 

@@ -8,14 +8,14 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from bridgebot import announcements
-from bridgebot.announcements import CLI_ORIGIN
+from bridgebot.admin import announcements
+from bridgebot.admin.announcements import CLI_ORIGIN
 from bridgebot.errors import BridgeError
 from bridgebot.model import Event, RoomRef
 from bridgebot.store import Announcement, OutboxItem
 
 if TYPE_CHECKING:
-    from bridgebot.hub import Hub
+    from bridgebot.core.hub import Hub
 
 __all__ = ["Announcer"]
 

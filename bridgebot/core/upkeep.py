@@ -11,10 +11,10 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from bridgebot.hub_announce import TICK
+from bridgebot.admin.announcer import TICK
 
 if TYPE_CHECKING:
-    from bridgebot.hub import Hub
+    from bridgebot.core.hub import Hub
 
 __all__ = ["PRUNE_EVERY", "STATUS_CURSOR", "Upkeep"]
 

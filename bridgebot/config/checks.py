@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
-from bridgebot.config_models import DEFAULT_RATES, BridgeConfig, RoomConfig
-from bridgebot.config_problems import Loc, did_you_mean, format_path
+from bridgebot.config.models import DEFAULT_RATES, BridgeConfig, RoomConfig
+from bridgebot.config.problems import Loc, did_you_mean, format_path
 from bridgebot.model import RoomRef
 
 __all__ = ["ParsedBridge", "check_bridges", "check_rate_types", "check_roles"]

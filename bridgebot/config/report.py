@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bridgebot.config_models import Config, RoomConfig
+from bridgebot.config.models import Config, RoomConfig
 from bridgebot.errors import ConfigError
 
 __all__ = ["format_problems", "summary"]

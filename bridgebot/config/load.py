@@ -16,9 +16,9 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from bridgebot.config_checks import ParsedBridge, check_bridges, check_rate_types, check_roles
-from bridgebot.config_env import interpolate
-from bridgebot.config_models import (
+from bridgebot.config.checks import ParsedBridge, check_bridges, check_rate_types, check_roles
+from bridgebot.config.env import interpolate
+from bridgebot.config.models import (
     BUILTIN_REDACTIONS,
     DEFAULT_RATES,
     LABEL_FIELDS,
@@ -34,8 +34,8 @@ from bridgebot.config_models import (
     StoreConfig,
     WebConfig,
 )
-from bridgebot.config_problems import Loc, did_you_mean, format_path, show_value, translate_errors
-from bridgebot.config_report import format_problems, summary
+from bridgebot.config.problems import Loc, did_you_mean, format_path, show_value, translate_errors
+from bridgebot.config.report import format_problems, summary
 from bridgebot.errors import ConfigError
 
 __all__ = [

@@ -17,10 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from bridgebot.core.roles import Roles
+from bridgebot.core.router import plan
 from bridgebot.errors import BridgeError
 from bridgebot.model import Author, Capabilities, Event, EventKind, RoomRef
-from bridgebot.roles import Roles
-from bridgebot.router import plan
 from bridgebot.store import Announcement, DeliveryState, NewDelivery, Store
 from rules import Topology
 

@@ -16,11 +16,11 @@ import sys
 import time
 from typing import Any
 
-from bridgebot.announcements import CLI_ORIGIN, cli_targets, fire, progress_line, show_time
+from bridgebot.admin.announcements import CLI_ORIGIN, cli_targets, fire, progress_line, show_time
 from bridgebot.config import Config
+from bridgebot.core.topology import build_topology
 from bridgebot.errors import BridgeError
 from bridgebot.store import Announcement, Store
-from bridgebot.topology import build_topology
 from rules import Topology
 
 __all__ = ["ORIGIN", "announce", "cancel", "list_announcements", "report"]

@@ -19,14 +19,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bridgebot.cli.logs import setup_logging
 from bridgebot.config import Config, format_problems, load_config, summary
 from bridgebot.errors import BridgeError, ConfigError
-from bridgebot.logs import setup_logging
 
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from bridgebot.hub import Hub
+    from bridgebot.core.hub import Hub
 
 __all__ = ["main", "start_web"]
 
@@ -50,9 +50,9 @@ def _load(path: str) -> Config:
 
 async def _run(path: str) -> int:
     from adapters import registry
-    from bridgebot.hub import Hub
+    from bridgebot.cli.watch import ConfigWatcher
+    from bridgebot.core.hub import Hub
     from bridgebot.store import Store
-    from bridgebot.watch import ConfigWatcher
 
     config = _load(path)
     setup_logging(config.log.level, config.log.format if not _JSON else "json")
@@ -154,10 +154,10 @@ async def _with_store(path: str) -> tuple[Config, object]:
 
 
 async def _explain(path: str, src: str, dst: str, author: str, text: str) -> int:
-    from bridgebot.hub import SECRET_CURSOR
+    from bridgebot.core.hub import SECRET_CURSOR
+    from bridgebot.core.topology import build_topology
     from bridgebot.model import Author, RoomRef
     from bridgebot.store import Store
-    from bridgebot.topology import build_topology
     from rules import MessageFacts, explain
 
     config, store = await _with_store(path)
@@ -185,8 +185,8 @@ async def _explain(path: str, src: str, dst: str, author: str, text: str) -> int
 
 async def _export(path: str, output: str | None, force: bool) -> int:
     from adapters import settings_models
+    from bridgebot.admin.rules_export import export_store, write_atomically
     from bridgebot.config import parse_config
-    from bridgebot.rules_export import export_store, write_atomically
     from bridgebot.store import Store
 
     _config, store = await _with_store(path)
@@ -208,8 +208,8 @@ async def _export(path: str, output: str | None, force: bool) -> int:
 
 
 async def _status(path: str) -> int:
+    from bridgebot.core.upkeep import STATUS_CURSOR
     from bridgebot.store import Store
-    from bridgebot.upkeep import STATUS_CURSOR
 
     config, store = await _with_store(path)
     assert isinstance(store, Store)
@@ -240,7 +240,7 @@ async def _status(path: str) -> int:
 
 
 async def _admin(path: str, what: str, limit: int) -> int:
-    from bridgebot.cli_admin import print_audit, print_rules
+    from bridgebot.cli.admin import print_audit, print_rules
     from bridgebot.store import Store
 
     config, store = await _with_store(path)
@@ -256,8 +256,8 @@ async def _admin(path: str, what: str, limit: int) -> int:
 
 
 async def _announce(args: argparse.Namespace, text: str) -> int:
-    from bridgebot.announce_cli import announce, cancel, list_announcements, report
-    from bridgebot.announcements import parse_at, show_time
+    from bridgebot.admin.announcements import parse_at, show_time
+    from bridgebot.cli.announce import announce, cancel, list_announcements, report
     from bridgebot.store import Store
 
     due_at = None
@@ -420,7 +420,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

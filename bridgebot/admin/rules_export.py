@@ -23,10 +23,10 @@ import tomlkit
 from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import AoT, Array, InlineTable, Item, Table
 
-from bridgebot.config_models import BUILTIN_REDACTIONS
+from bridgebot.config.models import BUILTIN_REDACTIONS
+from bridgebot.core.topology import OVERRIDABLE_KEYS
 from bridgebot.errors import BridgeError, ConfigError
 from bridgebot.model import RoomRef
-from bridgebot.topology import OVERRIDABLE_KEYS
 
 if TYPE_CHECKING:
     from bridgebot.store import Store

@@ -27,11 +27,11 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 import aiosqlite
 
-from bridgebot import migrations as schema
-from bridgebot import store_ops as ops
 from bridgebot.errors import StoreError
-from bridgebot.store_admin import AdminStore, Announcement, DeliveryState, HeldMessage, Link
-from bridgebot.store_ops import (
+from bridgebot.store import migrations as schema
+from bridgebot.store import ops
+from bridgebot.store.admin import AdminStore, Announcement, DeliveryState, HeldMessage, Link
+from bridgebot.store.ops import (
     DELIVERY_KINDS,
     FOLLOWUP_KINDS,
     AuditEntry,

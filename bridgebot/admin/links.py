@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from bridgebot.model import RoomRef
 
 if TYPE_CHECKING:
-    from bridgebot.hub import Hub
+    from bridgebot.core.hub import Hub
 
 __all__ = ["Linker"]
 

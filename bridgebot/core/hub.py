@@ -16,23 +16,23 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from bridgebot.commands import Commands, is_command
+from bridgebot.admin.announcer import Announcer
+from bridgebot.admin.commands import Commands, is_command
+from bridgebot.admin.links import Linker
 from bridgebot.config import Config
-from bridgebot.consent import ConsentKeeper
 from bridgebot.contract import Adapter, AdapterSetup, NetworkSpec
-from bridgebot.dispatcher import Dispatcher
+from bridgebot.core.consent import ConsentKeeper
+from bridgebot.core.dispatcher import Dispatcher
+from bridgebot.core.metrics import Metrics
+from bridgebot.core.roles import Roles
+from bridgebot.core.router import Links, Plan, delivery_key, plan
+from bridgebot.core.sequencer import RoomSequencer, Turn
+from bridgebot.core.supervisor import Supervisor
+from bridgebot.core.topology import apply_links, build_topology
+from bridgebot.core.upkeep import Upkeep
 from bridgebot.errors import ConfigError, RejectedEvent
-from bridgebot.hub_announce import Announcer
-from bridgebot.hub_links import Linker
-from bridgebot.metrics import Metrics
 from bridgebot.model import Capabilities, Event, EventKind, RoomRef
-from bridgebot.roles import Roles
-from bridgebot.router import Links, Plan, delivery_key, plan
-from bridgebot.sequencer import RoomSequencer, Turn
 from bridgebot.store import Link, NewDelivery, OutboxItem, Store
-from bridgebot.supervisor import Supervisor
-from bridgebot.topology import apply_links, build_topology
-from bridgebot.upkeep import Upkeep
 from rules import Consent, Topology
 
 __all__ = ["Hub"]
@@ -337,7 +337,7 @@ class Hub:
     async def set_override(self, room: RoomRef, key: str, raw: str, actor: str) -> None:
         """Change one rule of ``room`` on top of bot.toml (chat, web page): validated,
         stored, recompiled at once and audited. ValueError/ConfigError say what is wrong."""
-        from bridgebot.commands import parse_value
+        from bridgebot.admin.commands import parse_value
 
         assert self.topology is not None
         if not self.topology.memberships(room):

@@ -13,9 +13,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bridgebot import store_ops as ops
-from bridgebot.store_ops import AuditEntry
-from bridgebot.store_prune import Pruned, prune_batch
+from bridgebot.store import ops
+from bridgebot.store.ops import AuditEntry
+from bridgebot.store.prune import Pruned, prune_batch
 
 __all__ = ["AdminStore", "Announcement", "DeliveryState", "HeldMessage", "Link"]
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bridgebot.config import parse_config
 from bridgebot.contract import NetworkSpec
-from bridgebot.hub import Hub
+from bridgebot.core.hub import Hub
 from bridgebot.store import Store
 
 __all__ = ["free_port", "running_hub"]

@@ -13,13 +13,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bridgebot.announcements import parse_at, show_time
+from bridgebot.admin.announcements import parse_at, show_time
 from bridgebot.errors import ConfigError
 from bridgebot.model import Event, RoomRef
 from rules import MessageFacts, explain
 
 if TYPE_CHECKING:
-    from bridgebot.hub import Hub
+    from bridgebot.core.hub import Hub
 
 __all__ = ["PREFIXES", "Commands", "is_command"]
 
@@ -64,7 +64,7 @@ def is_command(text: str) -> bool:
 
 def parse_value(key: str, raw: str) -> Any:
     """Turn chat text into a typed override value; ValueError says what would be valid."""
-    from bridgebot.topology import OVERRIDABLE_KEYS
+    from bridgebot.core.topology import OVERRIDABLE_KEYS
 
     if key not in OVERRIDABLE_KEYS:
         raise ValueError(f"unknown key {key!r}; one of: {', '.join(sorted(OVERRIDABLE_KEYS))}")

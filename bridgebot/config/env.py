@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bridgebot.config_problems import Loc, format_path
+from bridgebot.config.problems import Loc, format_path
 
 __all__ = ["Interpolated", "interpolate"]
 

@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from bridgebot.config_problems import did_you_mean
+from bridgebot.config.problems import did_you_mean
 from bridgebot.model import RoomRef
 
 __all__ = [

@@ -14,12 +14,12 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from bridgebot.core.router import Plan, plan
 from bridgebot.model import Attachment, Author, Capabilities, Event, EventKind, RoomRef
-from bridgebot.router import Plan, plan
 from bridgebot.store import NewDelivery
 
 if TYPE_CHECKING:
-    from bridgebot.hub import Hub
+    from bridgebot.core.hub import Hub
 
 __all__ = ["ConsentKeeper", "event_from_json", "event_to_json", "explanation"]
 

@@ -22,7 +22,7 @@ from bridgebot.config import DispatchConfig, RateConfig
 from bridgebot.contract import Adapter
 from bridgebot.errors import PermanentError, RateLimited, StoreError, TransientError
 from bridgebot.model import Attachment, Outbound, RoomRef
-from bridgebot.ratelimit import Backoff, SlidingWindow, TokenBucket
+from bridgebot.pacing import Backoff, SlidingWindow, TokenBucket
 from bridgebot.store import OutboxItem, Store
 
 __all__ = ["Dispatcher"]

@@ -10,7 +10,7 @@ import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
 
-from bridgebot.store_ops import atomic
+from bridgebot.store.ops import atomic
 
 __all__ = ["Pruned", "prune_batch"]
 

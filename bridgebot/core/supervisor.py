@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from bridgebot.contract import Adapter, Emit
 from bridgebot.errors import PermanentError
-from bridgebot.ratelimit import Backoff
+from bridgebot.pacing import Backoff
 
 __all__ = ["AdapterState", "Supervisor"]
 
