@@ -1,8 +1,9 @@
-"""Token buckets and backoff for the dispatcher."""
+"""Pacing: token buckets and sliding windows for sends, backoff for retries and reconnects."""
 
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
 from collections import deque
@@ -94,13 +95,73 @@ class SlidingWindow:
 
 
 class Backoff:
-    """Capped exponential backoff with full jitter (as discord.py's ExponentialBackoff)."""
+    """Capped exponential backoff with full jitter.
 
-    def __init__(self, base: float = 1.0, cap: float = 300.0) -> None:
+    "Full jitter" as in the AWS Architecture Blog's "Exponential Backoff And Jitter": the
+    wait before retry ``n`` (1-based) is uniform in ``[0, min(cap, base * 2**(n-1))]``
+    (the blog's ``2**attempt`` with attempt counted from 0). Spreading the waits all the way
+    down to 0 is what keeps many clients that failed together from retrying together.
+
+    Stateless: ``delay(attempt)`` for callers that count attempts themselves. Stateful, for
+    a reconnect loop: ``next_delay()`` after each failure, ``reset()`` after a success.
+    With ``quiet`` set, a failure that comes ``quiet`` seconds or more after the previous
+    wait ended counts as the first again: a connection that held that long was healthy,
+    so the loop need not call ``reset()`` at the moment it became so.
+
+    ``rng`` (a ``random.Random``) and ``clock`` are injectable so tests are deterministic.
+    """
+
+    #: 2**64 times any sane base is past any sane cap; stops huge attempt numbers overflowing.
+    _MAX_DOUBLINGS = 64
+
+    def __init__(
+        self,
+        base: float = 1.0,
+        cap: float = 300.0,
+        *,
+        quiet: float | None = None,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if base <= 0 or cap <= 0:
+            raise ValueError(f"backoff base and cap must be positive, not {base} and {cap}")
         self.base = base
         self.cap = cap
+        self.quiet = quiet
+        self._rng = rng if rng is not None else random.Random()
+        self._clock = clock
+        self._attempts = 0
+        self._calm_since: float | None = None  # when the last wait handed out ends
+
+    @property
+    def attempts(self) -> int:
+        """Failures counted since the last reset (or quiet period)."""
+        return self._attempts
+
+    def ceiling(self, attempt: int) -> float:
+        """The longest wait before retry number ``attempt`` (1-based; below 1 counts as 1)."""
+        doublings = min(max(0, attempt - 1), self._MAX_DOUBLINGS)
+        return min(self.cap, math.ldexp(self.base, doublings))
 
     def delay(self, attempt: int) -> float:
-        """The wait before retry number ``attempt`` (1-based)."""
-        ceiling = min(self.cap, self.base * (2 ** max(0, attempt - 1)))
-        return random.uniform(ceiling / 2, ceiling)
+        """The wait before retry number ``attempt`` (1-based): uniform in [0, ceiling]."""
+        return self._rng.uniform(0.0, self.ceiling(attempt))
+
+    def next_delay(self) -> float:
+        """Count one more failure and return the wait before the next try."""
+        now = self._clock()
+        if (
+            self.quiet is not None
+            and self._calm_since is not None
+            and now - self._calm_since >= self.quiet
+        ):
+            self._attempts = 0
+        self._attempts += 1
+        wait = self.delay(self._attempts)
+        self._calm_since = now + wait
+        return wait
+
+    def reset(self) -> None:
+        """A success: the next failure waits as little as the first did."""
+        self._attempts = 0
+        self._calm_since = None
