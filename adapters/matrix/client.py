@@ -89,7 +89,8 @@ class MatrixAdapter:
         self._room_ids: dict[str, str] = {}
         self._names: dict[str, str] = {}
 
-    def _where(self, room: str | None, action: str) -> str:
+    def where(self, room: str | None, action: str) -> str:
+        """``account (user), room: action``, the context every error message starts with."""
         where = f"matrix account {self.account} ({self.user_id})"
         return f"{where}, room {room}: {action}" if room else f"{where}: {action}"
 
@@ -97,7 +98,7 @@ class MatrixAdapter:
     def client(self) -> AsyncClient:
         """The nio client; only valid between ``start()`` and ``stop()``."""
         if self._client is None:
-            raise PermanentError(self._where(None, "adapter is not started"))
+            raise PermanentError(self.where(None, "adapter is not started"))
         return self._client
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -131,14 +132,14 @@ class MatrixAdapter:
 
     async def _login(self) -> None:
         client = self.client
-        with map_errors(self._where(None, "login")):
+        with map_errors(self.where(None, "login")):
             if self.settings.access_token is not None:
                 client.access_token = self.settings.access_token.get_secret_value()
                 who = check(await client.whoami())
                 assert isinstance(who, WhoamiResponse)
                 if who.user_id != self.user_id:
                     raise PermanentError(
-                        self._where(
+                        self.where(
                             None, f"access_token belongs to {who.user_id}, not {self.user_id}"
                         )
                     )
@@ -155,12 +156,12 @@ class MatrixAdapter:
                 )
                 assert isinstance(resp, LoginResponse)
             else:
-                raise PermanentError(self._where(None, "set access_token or password"))
+                raise PermanentError(self.where(None, "set access_token or password"))
         if client.device_id:
             await self.context.set_cursor(DEVICE_CURSOR, client.device_id)
 
     async def _join(self, room: str) -> str:
-        with map_errors(self._where(room, "join")):
+        with map_errors(self.where(room, "join")):
             resp = check(await self.client.join(room))
         assert isinstance(resp, JoinResponse)
         self.remember_room(room, resp.room_id)
@@ -191,7 +192,7 @@ class MatrixAdapter:
         if name in self._room_ids:
             return self._room_ids[name]
         if name.startswith("#"):
-            with map_errors(self._where(name, "resolve alias")):
+            with map_errors(self.where(name, "resolve alias")):
                 resp = check(await self.client.room_resolve_alias(name))
             assert isinstance(resp, RoomResolveAliasResponse)
             self.remember_room(name, resp.room_id)
@@ -200,14 +201,14 @@ class MatrixAdapter:
 
     async def _put(self, room: RoomRef, etype: str, content: dict[str, Any], txn: str) -> str:
         room_id = await self._room_id(room)
-        with map_errors(self._where(str(room), f"send {etype}")):
+        with map_errors(self.where(str(room), f"send {etype}")):
             resp = check(await self.client.room_send(room_id, etype, content, tx_id=txn))
         assert isinstance(resp, RoomSendResponse)
         return str(resp.event_id)
 
     async def _upload(self, room: RoomRef, attachment: Attachment) -> str:
         data = attachment.data or b""
-        with map_errors(self._where(str(room), f"upload {attachment.filename!r}")):
+        with map_errors(self.where(str(room), f"upload {attachment.filename!r}")):
             resp, _ = await self.client.upload(
                 lambda *_: io.BytesIO(data),
                 content_type=attachment.mime_type,
@@ -255,7 +256,7 @@ class MatrixAdapter:
     async def delete(self, room: RoomRef, remote_id: str) -> None:
         """Redact our copy ``remote_id`` (a repeated redaction is harmless)."""
         room_id = await self._room_id(room)
-        with map_errors(self._where(str(room), "redact")):
+        with map_errors(self.where(str(room), "redact")):
             check(
                 await self.client.room_redact(
                     room_id, remote_id, tx_id=txn_id("d", f"{room_id}\0{remote_id}")
@@ -295,7 +296,7 @@ class MatrixAdapter:
             return attachment
         server, _, media_id = url[len(prefix) :].partition("/")
         try:
-            with map_errors(self._where(None, f"download {attachment.filename!r}")):
+            with map_errors(self.where(None, f"download {attachment.filename!r}")):
                 async with asyncio.timeout(self.settings.request_timeout):
                     resp = check(await self.client.download(server_name=server, media_id=media_id))
         except AdapterError as exc:
@@ -316,7 +317,7 @@ class MatrixAdapter:
         self.log.warning("matrix %s: declining invite to %s from non-admin %s",
                          self.account, room_id, inviter)  # fmt: skip
         try:
-            with map_errors(self._where(room_id, "decline invite")):
+            with map_errors(self.where(room_id, "decline invite")):
                 check(await self.client.room_leave(room_id))
         except AdapterError as exc:
             self.log.warning("matrix %s: could not decline invite: %s", self.account, exc)

@@ -10,25 +10,61 @@ and emitted oldest first.
 from __future__ import annotations
 
 import asyncio
-import random
+import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from nio import MessageDirection, RoomMessagesResponse, SyncResponse
+from nio import AsyncClient, MessageDirection, RoomMessagesResponse, SyncResponse
 
 from adapters.matrix.errors import check, map_errors
 from adapters.matrix.translate import Malformed, parse_event
-from bridgebot.contract import Emit
+from adapters.settings import MatrixSettings
+from bridgebot.contract import AdapterContext, Emit
 from bridgebot.errors import AdapterError, PermanentError, RateLimited, RejectedEvent
+from bridgebot.model import Event, RoomRef
+from bridgebot.pacing import Backoff
 
-if TYPE_CHECKING:
-    from adapters.matrix.client import MatrixAdapter
-
-__all__ = ["SYNC_CURSOR", "SyncLoop"]
+__all__ = ["SYNC_CURSOR", "SyncHost", "SyncLoop"]
 
 SYNC_CURSOR = "sync_token"
 PAGE_SIZE = 100
+#: Waits between failed syncs double from 1 s up to this (with full jitter).
 MAX_BACKOFF = 60.0
+
+
+class SyncHost(Protocol):
+    """What the sync loop needs of its adapter (``MatrixAdapter`` is one)."""
+
+    @property
+    def account(self) -> str: ...
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def homeserver(self) -> str: ...
+    @property
+    def settings(self) -> MatrixSettings: ...
+    @property
+    def context(self) -> AdapterContext: ...
+    @property
+    def log(self) -> logging.Logger: ...
+    @property
+    def client(self) -> AsyncClient: ...
+
+    def where(self, room: str | None, action: str) -> str:
+        """``account, room: action`` for error messages."""
+        ...
+
+    def room_ref(self, room_id: str) -> RoomRef:
+        """The canonical reference for a joined room."""
+        ...
+
+    async def fetch_files(self, event: Event) -> Event:
+        """``event`` with its small files downloaded."""
+        ...
+
+    async def answer_invite(self, room_id: str, inviter: str | None) -> None:
+        """Join (admin's invite) or decline."""
+        ...
 
 
 def _filter(timeline_limit: int, own_user: str) -> dict[str, Any]:
@@ -60,10 +96,11 @@ def _prev_membership(raw: Mapping[str, Any]) -> str | None:
 class SyncLoop:
     """Runs /sync for one adapter and emits what it finds."""
 
-    def __init__(self, adapter: MatrixAdapter, emit: Emit) -> None:
+    def __init__(self, adapter: SyncHost, emit: Emit) -> None:
         self.adapter = adapter
         self.emit = emit
         self.log = adapter.log
+        self._backoff = Backoff(base=1.0, cap=MAX_BACKOFF)
         self._token: str | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -90,7 +127,7 @@ class SyncLoop:
 
     async def _sync(self, since: str | None, timeout_ms: int, timeline_limit: int) -> SyncResponse:
         client = self.adapter.client
-        with map_errors(self.adapter._where(None, "sync")):
+        with map_errors(self.adapter.where(None, "sync")):
             async with asyncio.timeout(timeout_ms / 1000 + self.adapter.settings.request_timeout):
                 resp = check(
                     await client.sync(
@@ -104,7 +141,6 @@ class SyncLoop:
         return resp
 
     async def _run(self) -> None:
-        backoff = 1.0
         timeout_ms = int(self.adapter.settings.sync_timeout * 1000)
         while True:
             try:
@@ -112,21 +148,23 @@ class SyncLoop:
                     self._token, timeout_ms, self.adapter.settings.timeline_limit
                 )
                 await self._handle(resp, self._token)
-                backoff = 1.0
+                self._backoff.reset()
             except PermanentError as exc:
                 self.log.error("matrix %s: sync stopped: %s", self.adapter.account, exc)
                 return
             except AdapterError as exc:
-                delay = exc.retry_after if isinstance(exc, RateLimited) else backoff
+                delay = self._backoff.next_delay()
+                if isinstance(exc, RateLimited):
+                    delay = max(delay, exc.retry_after)  # never sooner than the server said
                 self.log.warning("matrix %s: sync failed (%s); retrying in %.1fs",
                                  self.adapter.account, exc, delay)  # fmt: skip
-                await asyncio.sleep(delay * random.uniform(1.0, 1.25))
-                backoff = min(backoff * 2, MAX_BACKOFF)
+                await asyncio.sleep(delay)
             except Exception:
                 # Anything else is a bug in the core's emit or here: log it, keep syncing.
-                self.log.exception("matrix %s: sync batch failed; retrying", self.adapter.account)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF)
+                delay = self._backoff.next_delay()
+                self.log.exception("matrix %s: sync batch failed; retrying in %.1fs",
+                                   self.adapter.account, delay)  # fmt: skip
+                await asyncio.sleep(delay)
 
     async def _handle(self, resp: SyncResponse, since: str | None) -> None:
         for room_id, invite in resp.rooms.invite.items():
@@ -176,7 +214,7 @@ class SyncLoop:
         collected: list[Mapping[str, Any]] = []
         token = start
         while len(collected) < limit:
-            with map_errors(self.adapter._where(room_id, "page back history")):
+            with map_errors(self.adapter.where(room_id, "page back history")):
                 resp = check(
                     await self.adapter.client.room_messages(
                         room_id,
