@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import re
 import ssl
 from collections.abc import Awaitable, Callable
@@ -20,11 +19,13 @@ from aioimaplib import aioimaplib
 from adapters.email.errors import ServerUrl, map_errors
 from bridgebot.contract import AdapterContext
 from bridgebot.errors import AdapterError, PermanentError
+from bridgebot.pacing import Backoff
 
 __all__ = ["CURSOR", "ImapWatcher", "parse_fetch", "parse_search"]
 
 CURSOR = "imap"
 _FETCH_UID = re.compile(rb"\bUID (\d+)")
+#: Waits between reconnects double from 1 s up to this (with full jitter).
 _MAX_BACKOFF = 60.0
 _BATCH = 50
 
@@ -89,6 +90,7 @@ class ImapWatcher:
         self._task: asyncio.Task[None] | None = None
         self._validity = 0
         self._last_uid = 0
+        self._backoff = Backoff(base=1.0, cap=_MAX_BACKOFF)
 
     async def start(self) -> None:
         """Connect and log in once (so bad credentials fail ``start``), then watch."""
@@ -165,25 +167,28 @@ class ImapWatcher:
                 imap.protocol.transport.close()
 
     async def _run(self) -> None:
-        backoff = 1.0
         while True:
             try:
                 if self._imap is None:
                     await self._connect()
                 await self._catch_up()
-                backoff = 1.0
+                self._backoff.reset()
                 await self._wait_for_news()
+                continue
             except asyncio.CancelledError:
                 raise
             except AdapterError as exc:
-                self._log.warning("%s; reconnecting in %.0fs", exc, backoff)
+                delay = self._backoff.next_delay()
+                self._log.warning("%s; reconnecting in %.1fs", exc, delay)
             except Exception:
-                self._log.exception("email account %s: IMAP watcher failed", self._account)
-            else:
-                continue
+                delay = self._backoff.next_delay()
+                self._log.exception(
+                    "email account %s: IMAP watcher failed; reconnecting in %.1fs",
+                    self._account,
+                    delay,
+                )
             await self._disconnect()
-            await asyncio.sleep(backoff * random.uniform(0.5, 1.0))
-            backoff = min(backoff * 2, _MAX_BACKOFF)
+            await asyncio.sleep(delay)
 
     async def _catch_up(self) -> None:
         imap = self._imap
