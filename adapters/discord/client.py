@@ -25,11 +25,15 @@ from adapters.settings import DiscordSettings
 from bridgebot.contract import AdapterSetup, Emit
 from bridgebot.errors import BridgeError, RejectedEvent, TransientError
 from bridgebot.model import Capabilities, Event, EventKind, Outbound, RoomRef
+from bridgebot.pacing import Backoff
 
 __all__ = ["DiscordAdapter", "point_library_at"]
 
 #: Seconds to wait for READY (and the guilds) before calling the connect attempt failed.
 CONNECT_TIMEOUT = 30.0
+#: Reconnecting after discord.py failed on an event: waits double from 0.2 s up to 60 s
+#: (full jitter), and start over once a connection has held for a minute.
+RECONNECT_BASE, RECONNECT_CAP, RECONNECT_QUIET = 0.2, 60.0, 60.0
 _HANDLED = {"MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE", "MESSAGE_REACTION_ADD"}
 
 
@@ -163,7 +167,7 @@ class DiscordAdapter:
         its own event parsers (a payload it cannot read) ends ``connect()``: reconnect then,
         and let the catch-up read what was missed.
         """
-        delay = 0.2
+        backoff = Backoff(RECONNECT_BASE, RECONNECT_CAP, quiet=RECONNECT_QUIET)
         while not client.is_closed():
             try:
                 await client.connect(reconnect=True)
@@ -171,6 +175,7 @@ class DiscordAdapter:
             except (discord.ConnectionClosed, discord.ClientException):
                 raise  # bad token, refused intents...: start() or _connection_ended reports it
             except Exception as exc:
+                delay = backoff.next_delay()
                 self._log.warning(
                     "discord %s: discord.py failed on a gateway event (%r); reconnecting in %.1fs",
                     self.account,
@@ -181,7 +186,6 @@ class DiscordAdapter:
                     with contextlib.suppress(Exception):
                         await client.ws.close(code=4000)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 60.0)
 
     def _connection_ended(self, task: asyncio.Task[None]) -> None:
         if task.cancelled() or self._client is None or self._client.is_closed():
