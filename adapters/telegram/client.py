@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import dataclasses
 import html
-import random
 import time
 from collections import OrderedDict
 from typing import Any, cast
@@ -42,6 +41,7 @@ from bridgebot.errors import (
     TransientError,
 )
 from bridgebot.model import Attachment, Capabilities, Event, EventKind, Outbound, RoomRef
+from bridgebot.pacing import Backoff
 
 __all__ = ["ALLOWED_UPDATES", "CURSOR", "TelegramAdapter"]
 
@@ -144,7 +144,8 @@ class TelegramAdapter:
 
     async def _poll(self, emit: Emit, offset: int | None) -> None:
         bot = self._require()
-        failures = 0
+        # failed polls and updates not handed on count together; a handled batch resets
+        backoff = Backoff(base=1.0, cap=60.0)
         while True:
             try:
                 with map_errors(self.account, "getUpdates"):
@@ -155,15 +156,13 @@ class TelegramAdapter:
                 await asyncio.sleep(exc.retry_after)
                 continue
             except TransientError as exc:
-                failures += 1
-                delay = random.uniform(0.5, 1.0) * min(60.0, 0.5 * 2 ** min(failures, 7))
+                delay = backoff.next_delay()
                 self._log.warning("%s; retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 continue
             except PermanentError as exc:
                 self._log.error("%s; telegram polling stopped", exc)
                 return
-            failures = 0
             for update in updates:
                 update_id = update.get("update_id")
                 if not isinstance(update_id, int):
@@ -174,12 +173,18 @@ class TelegramAdapter:
                     await self._context.set_cursor(CURSOR, str(update_id + 1))
                 except Exception as exc:
                     # not advancing the offset: the update is fetched again after a pause
+                    delay = backoff.next_delay()
                     self._log.warning(
-                        "telegram update %s not relayed yet (%s); retrying", update_id, exc
+                        "telegram update %s not relayed yet (%s); retrying in %.1fs",
+                        update_id,
+                        exc,
+                        delay,
                     )
-                    await asyncio.sleep(1.0)
+                    await asyncio.sleep(delay)
                     break
                 offset = update_id + 1
+            else:
+                backoff.reset()
 
     async def _handle(self, update_id: int, update: dict[str, Any], emit: Emit) -> None:
         ctx = ParseContext(self.account, self._me_id, self._rooms, self._topics)
