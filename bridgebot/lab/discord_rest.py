@@ -12,19 +12,55 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, web
 
 from bridgebot.lab.discord_model import JSON, Bot, LabError, check_webhook_name
+from bridgebot.lab.discord_ratelimit import RateLimiter
+from bridgebot.lab.discord_state import LabWorld
 
-if TYPE_CHECKING:
-    from bridgebot.lab.discord import DiscordLab
-
-__all__ = ["RestApi", "json_response"]
+__all__ = ["RestApi", "RestHost", "json_response"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class RestHost(Protocol):
+    """What the REST handlers need of the lab (``DiscordLab`` is one)."""
+
+    @property
+    def world(self) -> LabWorld: ...
+    @property
+    def ratelimiter(self) -> RateLimiter: ...
+    @property
+    def api_prefix(self) -> str: ...
+    @property
+    def ws_url(self) -> str: ...
+    @property
+    def max_upload_bytes(self) -> int: ...
+    @property
+    def received(self) -> list[tuple[str, str, JSON]]: ...
+
+    def store_file(self, filename: str, mime: str, data: bytes) -> JSON:
+        """Keep an upload; its Discord attachment object."""
+        ...
+
+    def dispatch_message(self, event: str, message: JSON) -> None:
+        """MESSAGE_CREATE/UPDATE on the gateway."""
+        ...
+
+    def dispatch_delete(self, message: JSON) -> None:
+        """MESSAGE_DELETE on the gateway."""
+        ...
+
+    def react(self, channel: str, message_id: str, user_id: str, emoji: str) -> None:
+        """Add a reaction and dispatch it."""
+        ...
+
+    def create_thread(self, channel: str, message_id: str, name: str, user_id: str) -> JSON:
+        """Start a thread from a message and dispatch it."""
+        ...
 
 
 def json_response(
@@ -39,7 +75,7 @@ def json_response(
 class RestApi:
     """Route handlers over the lab's world; every mutation is also dispatched on the gateway."""
 
-    def __init__(self, lab: DiscordLab) -> None:
+    def __init__(self, lab: RestHost) -> None:
         self.lab = lab
         self.world = lab.world
 
