@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bridgebot.store import NewDelivery, Store
+from bridgebot.store import NewDelivery, Store, open_store
 
 ORIGIN = "api.one:api"
 
@@ -50,7 +50,7 @@ async def drain(store: Store, room: str, expected: int) -> None:
 
 
 async def run(path: Path, messages: int, dests: list[str], pipelined: bool) -> dict[str, float]:
-    store = await Store.open(path)
+    store = await open_store(path)
     try:
         start, cpu = time.perf_counter(), time.process_time()
         if pipelined:

@@ -52,11 +52,11 @@ async def _run(path: str) -> int:
     from adapters import registry
     from bridgebot.cli.watch import ConfigWatcher
     from bridgebot.core.hub import Hub
-    from bridgebot.store import Store
+    from bridgebot.store import open_store
 
     config = _load(path)
     setup_logging(config.log.level, config.log.format if not _JSON else "json")
-    store = await Store.open(config.store.path)
+    store = await open_store(config.store.path)
     hub = Hub(config, registry(), store)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -147,10 +147,10 @@ def _check(path: str) -> int:
 
 
 async def _with_store(path: str) -> tuple[Config, object]:
-    from bridgebot.store import Store
+    from bridgebot.store import open_store
 
     config = _load(path)
-    return config, await Store.open(config.store.path)
+    return config, await open_store(config.store.path)
 
 
 async def _explain(path: str, src: str, dst: str, author: str, text: str) -> int:

@@ -24,7 +24,7 @@ from bridgebot.core.hub import Hub
 from bridgebot.demo.columns import ApiColumn, Column, DiscordColumn, SlackColumn, TelegramColumn
 from bridgebot.demo.more_columns import EmailColumn, MatrixColumn, email_missing, matrix_missing
 from bridgebot.demo.page import make_page_app
-from bridgebot.store import Store
+from bridgebot.store import open_store
 
 __all__ = ["Demo", "demo_running", "run_demo"]
 
@@ -90,7 +90,7 @@ async def demo_running(port: int = 0, admin_port: int = 0) -> AsyncIterator[Demo
         text = _config(columns, workdir, admin_port)
         (workdir / "bot.toml").write_text(text)
         config = parse_config(text, str(workdir / "bot.toml"), settings_models(), env)
-        store = await Store.open(config.store.path)
+        store = await open_store(config.store.path)
         stack.push_async_callback(store.close)
         hub = Hub(config, registry(), store)
         await hub.start()

@@ -17,7 +17,7 @@ from pathlib import Path
 from bridgebot.config import parse_config
 from bridgebot.contract import NetworkSpec
 from bridgebot.core.hub import Hub
-from bridgebot.store import Store
+from bridgebot.store import open_store
 
 __all__ = ["free_port", "running_hub"]
 
@@ -44,7 +44,7 @@ async def running_hub(
     from adapters import settings_models
 
     config = parse_config(config_text, str(workdir / "bot.toml"), settings_models(), env or {})
-    store = await Store.open(workdir / db_name)
+    store = await open_store(workdir / db_name)
     hub = Hub(config, registry or default_registry(), store)
     try:
         await hub.start()

@@ -1,4 +1,4 @@
-"""The store's schema as numbered, append-only migrations.
+"""The SQLite store's schema as numbered, append-only migrations.
 
 Each migration runs in its own transaction and sets ``PRAGMA user_version`` to its number
 in that same transaction, so a crash mid-upgrade leaves the database at the last complete
@@ -14,7 +14,6 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any
 
 import aiosqlite
 
@@ -203,7 +202,7 @@ _V2 = (
     "CREATE INDEX dead_letters_by_message ON dead_letters (message_id)",
 )
 
-# Version 3: pruning the id map ([store] keep_days, bridgebot/store_prune.py) finds old
+# Version 3: pruning the id map ([store] keep_days, bridgebot/store/sqlite_prune.py) finds old
 # messages by age, checks the outbox for each, and deletes their follow-ups.
 _V3 = (
     "CREATE INDEX messages_by_age ON messages (accepted_at)",
@@ -232,21 +231,23 @@ def newer_database_message(path: str, found: int, latest: int = LATEST) -> str:
 
 
 async def _user_version(db: aiosqlite.Connection) -> int:
-    async with db.execute("PRAGMA user_version") as cursor:
-        row = await cursor.fetchone()
-    return int(row[0]) if row else 0
+    for row in await db.execute_fetchall("PRAGMA user_version"):
+        return int(row[0])
+    return 0
 
 
 async def migrate(
     db: aiosqlite.Connection,
     path: str,
-    transaction: Callable[[], AbstractAsyncContextManager[Any]],
+    transaction: Callable[[], AbstractAsyncContextManager[aiosqlite.Connection]],
     migrations: Sequence[Migration] = MIGRATIONS,
 ) -> None:
     """Bring the database at ``path`` up to the last of ``migrations``, one transaction each.
 
-    ``transaction`` opens ``BEGIN IMMEDIATE … COMMIT`` on ``db``. Raises StoreError for a
-    database newer than ``migrations`` or one that cannot be read or upgraded.
+    ``db`` is read before any write lock is taken; ``transaction`` opens ``BEGIN IMMEDIATE
+    … COMMIT`` (rolled back on error) and gives the connection to write through. Raises
+    StoreError for a database newer than ``migrations`` or one that cannot be read or
+    upgraded.
     """
     latest = migrations[-1].version if migrations else 0
     try:
@@ -256,17 +257,17 @@ async def migrate(
         if found == latest:
             return  # the common start: no write lock taken
         for step in migrations:
-            async with transaction():
+            async with transaction() as tx:
                 # Re-read under the write lock: another process may have upgraded meanwhile.
-                current = await _user_version(db)
+                current = await _user_version(tx)
                 if current > latest:
                     raise StoreError(newer_database_message(path, current, latest))
                 if current >= step.version:
                     continue
                 for statement in step.statements:
-                    await db.execute(statement)
+                    await tx.execute(statement)
                 # An int from our own table, never input: PRAGMA takes no parameters.
-                await db.execute(f"PRAGMA user_version = {int(step.version)}")
+                await tx.execute(f"PRAGMA user_version = {int(step.version)}")
             log.info("store %s: migrated to schema version %d (%s)", path, step.version, step.name)
     except sqlite3.Error as exc:
         raise StoreError(

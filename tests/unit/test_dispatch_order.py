@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bridgebot.config import DispatchConfig
 from bridgebot.core.dispatcher import Dispatcher
-from bridgebot.store import NewDelivery, Store
+from bridgebot.store import NewDelivery, open_store
 
 # In the order a bridge might list them; the defaults pace Telegram at 1/s with no burst,
 # Slack at 1/s with a burst of 2, email at 1/s with a burst of 5, Discord at 5/s, and
@@ -27,7 +27,7 @@ ROOMS = [
 
 
 async def test_the_most_slowly_paced_rooms_start_first(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "bridge.db")
+    store = await open_store(tmp_path / "bridge.db")
     try:
         deliveries = [NewDelivery(room, "message", json.dumps({"text": "hi"}), None)
                       for room in ROOMS]  # fmt: skip

@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-from bridgebot.store import Store
-from bridgebot.store.admin import DAY
+from bridgebot.store import DAY, Store
+from tests.store.rows import DISCORD, MATRIX, SLACK, accept, settle
 from tests.support import Clock
-
-from .test_store import DISCORD, MATRIX, SLACK, accept
-
-
-async def settle(store: Store, room: str) -> None:
-    """Send everything queued for ``room``: its copies get remote ids."""
-    while batch := await store.next_batch(room):
-        for item in batch:
-            await store.complete(item, f"copy-{item.message_id}")
 
 
 async def test_old_messages_are_forgotten_with_their_copies_and_followups(

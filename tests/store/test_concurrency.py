@@ -1,13 +1,18 @@
-"""Crash safety with a real SIGKILLed process, and concurrent use from many tasks."""
+"""Crash safety with a real SIGKILLed process, and concurrent use from many tasks and from
+two stores on one database.
+
+Part of the contract: the child opens the store with ``open_store(target)``, as
+``bridgebot run`` does, so every back end is killed the same way.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from pathlib import Path
 
 from bridgebot.errors import StoreError
-from bridgebot.store import NewDelivery, OutboxItem, Store
+from bridgebot.store import NewDelivery, OutboxItem
+from tests.store.conftest import Backend
 
 A = "slack.work:C1"
 B = "matrix.home:!b:example.org"
@@ -18,10 +23,10 @@ C = "discord.guild:3"
 # of durability that the parent checks after killing it mid-stream.
 CHILD = """
 import asyncio, sys
-from bridgebot.store import NewDelivery, Store
+from bridgebot.store import NewDelivery, open_store
 
-async def main(path):
-    store = await Store.open(path)
+async def main(target):
+    store = await open_store(target)
     n = 0
     while True:
         n += 1
@@ -38,10 +43,10 @@ asyncio.run(main(sys.argv[1]))
 """
 
 
-async def run_and_kill(path: Path, lines_before_kill: int) -> list[tuple[str, int]]:
+async def run_and_kill(target: str, lines_before_kill: int) -> list[tuple[str, int]]:
     """Run CHILD until it has printed enough, SIGKILL it, and return what it promised."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", CHILD, str(path), stdout=asyncio.subprocess.PIPE
+        sys.executable, "-c", CHILD, target, stdout=asyncio.subprocess.PIPE
     )
     assert proc.stdout is not None
     promised: list[tuple[str, int]] = []
@@ -59,12 +64,11 @@ async def run_and_kill(path: Path, lines_before_kill: int) -> list[tuple[str, in
     return promised
 
 
-async def test_accepted_and_completed_survive_sigkill(tmp_path: Path) -> None:
-    path = tmp_path / "crash.db"
-    promised = await run_and_kill(path, 300)
+async def test_accepted_and_completed_survive_sigkill(backend: Backend) -> None:
+    promised = await run_and_kill(backend.target, 300)
     accepted = {n for word, n in promised if word == "accepted"}
     completed = {n for word, n in promised if word == "completed"}
-    store = await Store.open(path)
+    store = await backend.open()
     try:
         pending_b = {item.message_id for item in await store.next_batch(B, 100_000)}
         pending_a = {item.message_id for item in await store.next_batch(A, 100_000)}
@@ -89,8 +93,8 @@ async def test_accepted_and_completed_survive_sigkill(tmp_path: Path) -> None:
         await store.close()
 
 
-async def test_many_tasks_share_one_store(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "busy.db")
+async def test_many_tasks_share_one_store(backend: Backend) -> None:
+    store = await backend.open()
     producers, per_producer = 8, 60
     total = producers * per_producer
     delivered: dict[str, list[int]] = {A: [], B: [], C: []}
@@ -125,8 +129,8 @@ async def test_many_tasks_share_one_store(tmp_path: Path) -> None:
         await store.close()
 
 
-async def test_racing_duplicates_are_accepted_once(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "race.db")
+async def test_racing_duplicates_are_accepted_once(backend: Backend) -> None:
+    store = await backend.open()
     try:
         dests = [NewDelivery(B, "message", "{}", None)]
         async with asyncio.timeout(10):
@@ -139,10 +143,9 @@ async def test_racing_duplicates_are_accepted_once(tmp_path: Path) -> None:
         await store.close()
 
 
-async def test_two_connections_to_one_file(tmp_path: Path) -> None:
-    # Another process (the CLI) may hold the file too: busy_timeout makes writers wait.
-    path = tmp_path / "shared.db"
-    bot, cli = await Store.open(path), await Store.open(path)
+async def test_two_stores_on_one_database(backend: Backend) -> None:
+    # Another process (the CLI) may use the database too: writers wait for each other.
+    bot, cli = await backend.open(), await backend.open()
     try:
         async with asyncio.timeout(20):
             await asyncio.gather(
@@ -163,8 +166,8 @@ async def test_two_connections_to_one_file(tmp_path: Path) -> None:
         await cli.close()
 
 
-async def test_a_failing_write_does_not_sink_its_group_commit(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "group.db")
+async def test_a_failing_write_does_not_sink_its_group_commit(backend: Backend) -> None:
+    store = await backend.open()
     try:
         message_id = await store.accept_message(A, "m1", "u", None, 0, [])
         assert message_id is not None
@@ -182,7 +185,8 @@ async def test_a_failing_write_does_not_sink_its_group_commit(tmp_path: Path) ->
             )
         assert store.commits - commits_before < 5  # they did share commits
         assert isinstance(results[2], StoreError)
-        assert "add_deliveries failed: FOREIGN KEY" in str(results[2])
+        assert "add_deliveries failed: " in str(results[2])
+        assert "foreign key" in str(results[2]).lower()
         assert [r for i, r in enumerate(results) if i != 2 and isinstance(r, BaseException)] == []
         assert await store.outbox_size() == 2
         assert await store.get_cursor("k") == "v"
@@ -191,16 +195,45 @@ async def test_a_failing_write_does_not_sink_its_group_commit(tmp_path: Path) ->
         await store.close()
 
 
-async def test_close_commits_writes_already_queued(tmp_path: Path) -> None:
-    path = tmp_path / "closing.db"
-    store = await Store.open(path)
+async def test_close_commits_writes_already_queued(backend: Backend) -> None:
+    store = await backend.open()
     async with asyncio.timeout(10):
         writes = [asyncio.create_task(store.set_cursor(f"k{i}", "v")) for i in range(20)]
         await asyncio.sleep(0)  # let them queue
         await store.close()
         await asyncio.gather(*writes)
-    reopened = await Store.open(path)
+    reopened = await backend.open()
     try:
         assert [await reopened.get_cursor(f"k{i}") for i in range(20)] == ["v"] * 20
     finally:
         await reopened.close()
+
+
+async def test_a_failing_write_of_several_statements_is_undone_alone(backend: Backend) -> None:
+    store = await backend.open()
+    try:
+        ann_id = await store.add_announcement(
+            author_ref="cli", author_name="cli", text="hi", bridge=None, origin_room="cli"
+        )
+        good = [NewDelivery(B, "message", "{}", None)]
+        commits_before = store.commits
+        async with asyncio.timeout(10):
+            results = await asyncio.gather(
+                store.set_cursor("k0", "leads its own group"),
+                store.set_cursor("k1", "v"),
+                # marks the announcement queued, then its delivery fails the foreign key
+                store.queue_announcement(ann_id, 999, good),
+                store.audit("cli", "after", "it"),
+                return_exceptions=True,
+            )
+        assert store.commits - commits_before < 4  # they did share commits
+        assert isinstance(results[2], StoreError), results
+        assert "queue_announcement failed: " in str(results[2])
+        assert [r for i, r in enumerate(results) if i != 2 and isinstance(r, BaseException)] == []
+        announcement = await store.announcement(ann_id)
+        assert announcement is not None and announcement.state == "scheduled"  # undone whole
+        assert await store.outbox_size() == 0
+        assert await store.get_cursor("k1") == "v"
+        assert [e.action for e in await store.audit_log()] == ["after"]
+    finally:
+        await store.close()

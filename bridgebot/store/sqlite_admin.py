@@ -1,76 +1,37 @@
-"""The store's tables for what facilitators and admins do: announcements (scheduled or
-sent, with their reports), chat-made links, messages held for consent.
+"""The SQLite store's tables off the relay's hot path: announcements (scheduled or sent,
+with their reports), chat-made links, consent and messages held for it, the audit log,
+chat-made overrides, cursors, retention.
 
-A mixin of :class:`bridgebot.store.Store`, kept in its own module for size; like the rest
-of the store, only plain dataclasses and builtins cross this interface.
+A base of :class:`bridgebot.store.SQLiteStore`, kept in its own module for size; the
+methods' contracts are those of :class:`bridgebot.store.Store`.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
-from bridgebot.store import ops
-from bridgebot.store.ops import AuditEntry
-from bridgebot.store.prune import Pruned, prune_batch
+import aiosqlite
 
-__all__ = ["AdminStore", "Announcement", "DeliveryState", "HeldMessage", "Link"]
+from bridgebot.store import sqlite_ops as ops
+from bridgebot.store.records import (
+    DAY,
+    Announcement,
+    AuditEntry,
+    DeliveryState,
+    HeldMessage,
+    Link,
+    NewDelivery,
+    Pruned,
+    check_deliveries,
+)
+from bridgebot.store.sqlite_engine import SQLiteEngine
+from bridgebot.store.sqlite_prune import prune_batch
+from bridgebot.store.sqlite_tx import atomic
 
-
-@dataclass(frozen=True, slots=True)
-class Announcement:
-    """One announcement: scheduled, queued (``message_id`` and ``rooms`` set) or reported."""
-
-    id: int
-    created_at: float
-    author_ref: str
-    author_name: str
-    text: str
-    #: The bridge it goes to; None means every bridge (CLI ``--all``), or, for a chat
-    #: announcement, the bridges of ``origin_room``.
-    bridge: str | None
-    origin_room: str
-    #: The remote id of the ``!announce`` message (chat), for the reply with the summary.
-    origin_id: str | None
-    due_at: float | None
-    state: str
-    message_id: int | None
-    rooms: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryState:
-    """Where one message's deliveries stand; the rest of its rooms are still queued."""
-
-    landed: tuple[str, ...]
-    failed: dict[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class Link:
-    """A room linked into (``linked``) or unlinked from a bridge by an admin in chat."""
-
-    bridge: str
-    room: str
-    linked: bool
-    actor: str
-    ts: float
-
-
-@dataclass(frozen=True, slots=True)
-class HeldMessage:
-    """A message held until its author answers the consent question."""
-
-    id: int
-    author_ref: str
-    message_id: int
-    #: The inbound event as JSON (bridgebot.model.event_to_json).
-    event: str
-    #: The rooms the consent rule withheld it from.
-    dests: tuple[str, ...]
+__all__ = ["SQLiteAdmin"]
 
 
 _ANN_COLUMNS = (
@@ -87,49 +48,41 @@ def _announcement(row: Sequence[Any]) -> Announcement:
     )  # fmt: skip
 
 
-def _delivery_state(conn: sqlite3.Connection, message_id: int) -> DeliveryState:
-    landed = conn.execute(
+async def _delivery_state(db: aiosqlite.Connection, message_id: int) -> DeliveryState:
+    landed = await db.execute_fetchall(
         "SELECT room FROM copies WHERE message_id = ? ORDER BY room", (message_id,)
-    ).fetchall()
-    failed = conn.execute(
+    )
+    failed = await db.execute_fetchall(
         "SELECT dest_room, reason FROM dead_letters WHERE message_id = ? ORDER BY id",
         (message_id,),
-    ).fetchall()
+    )
     return DeliveryState(tuple(r[0] for r in landed), {r[0]: r[1] for r in failed})
 
 
-def _queue_announcement(
-    conn: sqlite3.Connection,
+async def _queue_announcement(
+    db: aiosqlite.Connection,
     announcement_id: int,
     message_id: int,
-    deliveries: Sequence[ops.NewDelivery],
+    deliveries: Sequence[NewDelivery],
+    encoded: str,
     now: float,
 ) -> bool:
     rooms = json.dumps(sorted({d.dest_room for d in deliveries}))
-    with ops.atomic(conn):
-        changed = conn.execute(
+    async with atomic(db):
+        cursor = await db.execute(
             "UPDATE announcements SET state = 'queued', message_id = ?, rooms = ? "
             "WHERE id = ? AND state = 'scheduled'",
             (message_id, rooms, announcement_id),
-        ).rowcount
-        if not changed:
+        )
+        if not cursor.rowcount:
             return False
-        ops.insert_deliveries(conn, message_id, deliveries, now)
+        await ops.insert_deliveries(db, message_id, encoded, now)
         return True
 
 
-#: Seconds in a day, for the ``*_days`` settings.
-DAY = 86400.0
-
-
-class AdminStore:
+class SQLiteAdmin(SQLiteEngine):
     """Announcements, links, consent and held messages, the audit log, chat-made overrides,
     cursors, retention: the tables off the relay's hot path."""
-
-    # Provided by Store.
-    _clock: Callable[[], float]
-    _call: Callable[..., Awaitable[Any]]
-    _write: Callable[..., Awaitable[Any]]
 
     # -- announcements ------------------------------------------------------------------
 
@@ -155,21 +108,22 @@ class AdminStore:
         now = self._clock()
         params = (now, author_ref, author_name, text, bridge, origin_room, origin_id,
                   now if due_at is None else due_at, "scheduled")  # fmt: skip
-        rows = await self._write("add_announcement", ops.fetch_all, sql, params)
+        rows = await self._apply("add_announcement", ops.returning(sql, params))
         return int(rows[0][0])
 
     async def queue_announcement(
-        self, announcement_id: int, message_id: int, deliveries: Sequence[ops.NewDelivery]
+        self, announcement_id: int, message_id: int, deliveries: Sequence[NewDelivery]
     ) -> bool:
         """Put a scheduled announcement's deliveries in the outbox and mark it queued, in
         one transaction; False (writing nothing) if it was not scheduled any more."""
-        ops.check_deliveries(deliveries)
+        check_deliveries(deliveries)
         queued = await self._write(
             "queue_announcement",
             _queue_announcement,
             announcement_id,
             message_id,
             deliveries,
+            ops.deliveries_json(deliveries),
             self._clock(),
         )
         return bool(queued)
@@ -177,12 +131,12 @@ class AdminStore:
     async def announcement_reported(self, announcement_id: int) -> None:
         """The chat summary of the announcement is queued; do not report it again."""
         sql = "UPDATE announcements SET state = 'reported' WHERE id = ? AND state = 'queued'"
-        await self._write("announcement_reported", ops.write, sql, (announcement_id,))
+        await self._apply("announcement_reported", ops.change(sql, (announcement_id,)))
 
     async def cancel_announcement(self, announcement_id: int) -> bool:
         """Cancel a scheduled announcement; False if it is not (or no longer) scheduled."""
         sql = "UPDATE announcements SET state = 'cancelled' WHERE id = ? AND state = 'scheduled'"
-        return bool(await self._write("cancel_announcement", ops.write, sql, (announcement_id,)))
+        return bool(await self._apply("cancel_announcement", ops.change(sql, (announcement_id,))))
 
     async def announcement(self, announcement_id: int) -> Announcement | None:
         """One announcement by id."""
@@ -235,12 +189,12 @@ class AdminStore:
             SET linked = excluded.linked, actor = excluded.actor, ts = excluded.ts
         """
         params = (bridge, room, int(linked), actor, self._clock())
-        await self._write("set_link", ops.write, sql, params)
+        await self._apply("set_link", ops.change(sql, params))
 
     async def delete_link(self, bridge: str, room: str) -> None:
         """Forget a chat-made link or unlink: bot.toml decides again."""
         sql = "DELETE FROM links WHERE bridge = ? AND room = ?"
-        await self._write("delete_link", ops.write, sql, (bridge, room))
+        await self._apply("delete_link", ops.change(sql, (bridge, room)))
 
     async def links(self) -> list[Link]:
         """Every chat-made link and unlink, by bridge and room."""
@@ -264,7 +218,7 @@ class AdminStore:
             SET consented = excluded.consented, updated_at = excluded.updated_at
         """
         params = (author_ref, int(bool(consented)), self._clock())
-        await self._write("set_consent", ops.write, sql, params)
+        await self._apply("set_consent", ops.change(sql, params))
 
     async def hold(
         self, author_ref: str, message_id: int, event: str, dests: Sequence[str]
@@ -275,7 +229,7 @@ class AdminStore:
             VALUES (?, ?, ?, ?, ?)
         """
         params = (author_ref, message_id, event, json.dumps(list(dests)), self._clock())
-        await self._write("hold", ops.write, sql, params)
+        await self._apply("hold", ops.change(sql, params))
 
     async def held(self, author_ref: str) -> list[HeldMessage]:
         """The author's held messages, oldest first."""
@@ -289,13 +243,13 @@ class AdminStore:
     async def release_held(self, author_ref: str) -> int:
         """Forget the author's held messages (sent or refused); return how many."""
         sql = "DELETE FROM held WHERE author_ref = ?"
-        return int(await self._write("release_held", ops.write, sql, (author_ref,)))
+        return int(await self._apply("release_held", ops.change(sql, (author_ref,))))
 
     async def consent_asked(self, author_ref: str, room: str) -> bool:
         """Record that the author was told how consent works; False if they already were."""
         sql = "INSERT OR IGNORE INTO consent_asked (author_ref, room, asked_at) VALUES (?, ?, ?)"
         params = (author_ref, room, self._clock())
-        return bool(await self._write("consent_asked", ops.write, sql, params))
+        return bool(await self._apply("consent_asked", ops.change(sql, params)))
 
     async def messages_by(self, author_ref: str) -> list[tuple[int, str, str]]:
         """Every accepted message by ``author_ref`` as (message id, room, remote id)."""
@@ -308,7 +262,7 @@ class AdminStore:
     async def audit(self, actor: str, action: str, detail: str, room: str | None = None) -> None:
         """Append an entry to the audit log."""
         sql = "INSERT INTO audit (ts, actor, room, action, detail) VALUES (?, ?, ?, ?, ?)"
-        await self._write("audit", ops.write, sql, (self._clock(), actor, room, action, detail))
+        await self._apply("audit", ops.change(sql, (self._clock(), actor, room, action, detail)))
 
     async def audit_log(self, limit: int = 100) -> list[AuditEntry]:
         """The latest audit entries, newest first."""
@@ -323,12 +277,14 @@ class AdminStore:
             ON CONFLICT (room, key) DO UPDATE
             SET value = excluded.value, actor = excluded.actor, ts = excluded.ts
         """
-        await self._write("set_override", ops.write, sql, (room, key, value, actor, self._clock()))
+        await self._apply(
+            "set_override", ops.change(sql, (room, key, value, actor, self._clock()))
+        )
 
     async def delete_override(self, room: str, key: str) -> None:
         """Remove a room setting override (no-op if absent)."""
         sql = "DELETE FROM overrides WHERE room = ? AND key = ?"
-        await self._write("delete_override", ops.write, sql, (room, key))
+        await self._apply("delete_override", ops.change(sql, (room, key)))
 
     async def overrides(self) -> list[tuple[str, str, str, str, float]]:
         """Every override as (room, key, value, actor, ts), by room and key."""
@@ -348,7 +304,7 @@ class AdminStore:
             INSERT INTO cursors (key, value) VALUES (?, ?)
             ON CONFLICT (key) DO UPDATE SET value = excluded.value
         """
-        await self._write("set_cursor", ops.write, sql, (key, value))
+        await self._apply("set_cursor", ops.change(sql, (key, value)))
 
     # -- retention ----------------------------------------------------------------------
 
@@ -362,11 +318,11 @@ class AdminStore:
         now = self._clock()
         before = now - keep_days * DAY if keep_days > 0 else None
         held_before = now - held_days * DAY if held_days > 0 else None
-        total = Pruned()
+        messages, held = 0, Counter[str]()
         while True:
-            got: Pruned = await self._write("prune", prune_batch, before, held_before, batch)
-            total.messages += got.messages
-            total.held.update(got.held)
+            got = await self._write("prune", prune_batch, before, held_before, batch)
+            messages += got.messages
+            held.update(got.held)
             held_before = None  # all of them went in the first batch
             if before is None or got.messages < batch:
-                return total
+                return Pruned(messages, held)
