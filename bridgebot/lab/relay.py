@@ -112,19 +112,27 @@ def matrix_table(
 
 def bridge_config(
     *accounts: str,
-    rooms: Sequence[str],
+    rooms: Sequence[str | tuple[str, str]],
     head: str = "",
     store: str = "bridgebot.db",
     bridge: str = BRIDGE,
     label: str = LABEL,
     privacy: str = "public",
 ) -> str:
-    """bot.toml with the ``accounts`` tables and one bridge over ``rooms`` (``ACCOUNT:ROOM``),
-    each room ``privacy``; ``head`` goes first (``[log]``, ``[dispatch]``...)."""
+    """bot.toml with the ``accounts`` tables and one bridge over ``rooms``: each
+    ``ACCOUNT:ROOM`` (of ``privacy``) or ``(ACCOUNT:ROOM, its privacy)``. ``head`` goes
+    first (``[log]``, ``[dispatch]``...)."""
     parts = [head.strip(), f'[store]\npath = "{store}"', *(a.strip() for a in accounts)]
-    parts.append(f"[[bridges]]\nname = {json.dumps(bridge)}\nlabel = {json.dumps(label)}")
-    parts += [f'[[bridges.rooms]]\nroom = "{room}"\nprivacy = "{privacy}"' for room in rooms]
+    parts.append(f"[[bridges]]\nname = {_toml(bridge)}\nlabel = {_toml(label)}")
+    for entry in rooms:
+        room, level = (entry, privacy) if isinstance(entry, str) else entry
+        parts.append(f'[[bridges.rooms]]\nroom = "{room}"\nprivacy = "{level}"')
     return "\n\n".join(p for p in parts if p) + "\n"
+
+
+def _toml(text: str) -> str:
+    """A TOML basic string (JSON's string syntax is TOML's), readable non-ASCII kept."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 def write_config(workdir: Path, text: str) -> Path:

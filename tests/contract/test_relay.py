@@ -213,7 +213,11 @@ async def test_files_cross_both_ways(pair: Pair, driver: Driver) -> None:
         shown = [c.text for c in copies] + [f.url or "" for f in shared]
         shown += [link for c in copies for link in c.links]
         assert any(video in part for part in shown), copies
-        assert copies[0].label == LABEL  # a file may follow as a message of its own
+        # the first copy carries the text and the label; a file may follow on its own
+        assert (copies[0].label, copies[0].text) == (
+            LABEL,
+            driver.linked_file("agenda", "video.mp4", video),
+        )
         # nothing came back to the API room
         await api_barrier(relay, driver, room, "after the files")
         assert [m["text"] for m in relay.api.received] == ["notes", "after the files"]

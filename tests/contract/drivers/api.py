@@ -58,6 +58,9 @@ class ApiDriver(Driver):
     def ref(self, room: str) -> str:
         return f"api.{room}:api"
 
+    def linked_file(self, text: str, name: str, url: str) -> str:
+        return text  # the link is in the message's file list
+
     async def ready(self, rooms: list[str]) -> None:
         """The API is the bridge's own server: its account up means it listens."""
 

@@ -150,6 +150,10 @@ class Driver(ABC):
     async def copies(self, room: str) -> list[Seen]:
         """Every message the bot posted in ``room`` as it stands now, oldest first."""
 
+    @abstractmethod
+    def linked_file(self, text: str, name: str, url: str) -> str:
+        """The text of the copy of ``text`` sent with a file known only by its link."""
+
     def reply_target(self, room: str, message: str) -> str:
         """The id a reply to ``message`` points at (the thread root where replies are
         threads)."""

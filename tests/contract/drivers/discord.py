@@ -102,6 +102,9 @@ class DiscordDriver(Driver):
         bot = self.lab.bot.user["id"]
         return [_seen(self.lab, history, m, bot) for m in history if m["author"].get("bot")]
 
+    def linked_file(self, text: str, name: str, url: str) -> str:
+        return f"{text}\n📎 {name}: <{url}>"
+
     def check_harmless(self, copy: Seen) -> None:
         assert self.lab.pings == [], self.lab.pings
 

@@ -122,6 +122,9 @@ class EmailDriver(Driver):
             if parseaddr(record["from"])[1].lower() == self.bridge
         ]
 
+    def linked_file(self, text: str, name: str, url: str) -> str:
+        return f"{text}\n\n[{name}: {url}]"
+
     async def ready(self, rooms: list[str]) -> None:
         """The adapter's IMAP position is taken before its account is up: nothing to wait."""
 

@@ -192,6 +192,9 @@ class MatrixDriver(Driver):
             raw=event,
         )
 
+    def linked_file(self, text: str, name: str, url: str) -> str:
+        return f"{text}\n{name}: {url}"
+
     def check_harmless(self, copy: Seen) -> None:
         # an empty m.mentions: clients skip the body-matching push rules, so nobody is pinged
         assert copy.raw["content"]["m.mentions"] == {}, copy.raw

@@ -94,6 +94,9 @@ class SlackDriver(Driver):
         bot = self.lab.bot.id
         return [_seen(self.lab, m) for m in self.lab.history(room) if m.get("user") == bot]
 
+    def linked_file(self, text: str, name: str, url: str) -> str:
+        return f"{text}\n<{url}|{name}>"
+
     def check_harmless(self, copy: Seen) -> None:
         """The escaped text (``&lt;!channel&gt;``) is the proof: Slack pings on ``<!channel>``."""
 

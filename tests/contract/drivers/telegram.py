@@ -102,6 +102,9 @@ class TelegramDriver(Driver):
         bot = self.bot.id
         return [_seen(self.lab, m, bot) for m in self.lab.history(room) if m["from"]["id"] == bot]
 
+    def linked_file(self, text: str, name: str, url: str) -> str:
+        return f"{text}\n{name}"  # the name links to the address (a text_link entity)
+
     def check_marked(self, copy: Seen) -> None:
         """A Bot API message has no field for a marker: the bot's own id marks its copies."""
         assert copy.raw["from"]["is_bot"], copy.raw
