@@ -10,18 +10,19 @@ summary in the chat room an announcement came from once every delivery has settl
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from bridgebot.core.delivery import DecidedOn, Delivery, DeliveryKind
+from bridgebot.core.outbox import Outbox
 from bridgebot.core.roles import Roles
 from bridgebot.core.router import plan
 from bridgebot.errors import BridgeError
 from bridgebot.model import Author, Capabilities, Event, EventKind, RoomRef
-from bridgebot.store import Announcement, DeliveryState, NewDelivery, Store
+from bridgebot.store import Announcement, DeliveryState, Store
 from rules import Topology
 
 __all__ = [
@@ -83,25 +84,22 @@ def cli_targets(topology: Topology, bridge: str | None) -> dict[str, str]:
     return targets
 
 
-def _cli_deliveries(topology: Topology, ann: Announcement, deadline: float) -> list[NewDelivery]:
-    out = []
-    for room, bridge in cli_targets(topology, ann.bridge).items():
-        payload = {
-            "key": f"announce-{ann.id}-{room}",
-            "text": ann.text,
-            "label": f"{ann.author_name} (announcement)",
-            "bridge": bridge,
-            "origin": str(CLI_ORIGIN),
-            "author_name": ann.author_name,
-            "author_id": ann.author_name,
-            "avatar_url": None,
-            "reply_to_msg": None,
-            "thread_msg": None,
-            "ts": time.time(),
-            "announce": True,
-        }
-        out.append(NewDelivery(room, "message", json.dumps(payload), deadline))
-    return out
+def _cli_deliveries(topology: Topology, ann: Announcement) -> list[Delivery]:
+    return [
+        Delivery(
+            kind=DeliveryKind.MESSAGE,
+            dest=RoomRef.parse(room),
+            key=f"announce-{ann.id}-{room}",
+            decided_on=DecidedOn(origin=CLI_ORIGIN, bridge=bridge, author_ref=ann.author_ref),
+            text=ann.text,
+            label=f"{ann.author_name} (announcement)",
+            author_name=ann.author_name,
+            author_id=ann.author_name,
+            ts=time.time(),
+            announce=True,
+        )
+        for room, bridge in cli_targets(topology, ann.bridge).items()
+    ]
 
 
 def _chat_deliveries(
@@ -110,8 +108,7 @@ def _chat_deliveries(
     caps: Mapping[str, Capabilities],
     roles: Roles,
     consented: bool | None,
-    deadline: float,
-) -> list[NewDelivery]:
+) -> list[Delivery]:
     origin = RoomRef.parse(ann.origin_room)
     user = ann.author_ref.partition(":")[2]
     event = Event(
@@ -126,11 +123,7 @@ def _chat_deliveries(
     # Checked again when it fires: a facilitator removed meanwhile no longer reaches anyone.
     allowed = set(roles.facilitator_bridges(ann.author_ref, origin))
     result = plan(event, topology, caps, consented, announce=True)
-    return [
-        NewDelivery(str(p.dest), p.kind, json.dumps(p.payload), deadline)
-        for p in result.deliveries
-        if p.payload["bridge"] in allowed
-    ]
+    return [d for d in result.deliveries if d.decided_on.bridge in allowed]
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,8 +138,8 @@ async def fire(
     store: Store,
     ann: Announcement,
     topology: Topology,
+    outbox: Outbox,
     *,
-    deadline: float,
     caps: Mapping[str, Capabilities] | None = None,
     roles: Roles | None = None,
 ) -> Fired | None:
@@ -156,7 +149,7 @@ async def fire(
     one goes to every receiving room of its bridge(s). BridgeError if its bridge is gone.
     """
     if ann.origin_room == str(CLI_ORIGIN):
-        deliveries = _cli_deliveries(topology, ann, deadline)
+        deliveries = _cli_deliveries(topology, ann)
         remote_id = f"announce-{ann.id}"
         message_id = await store.accept_message(
             ann.origin_room, remote_id, ann.author_ref, ann.bridge, time.time(), []
@@ -167,15 +160,17 @@ async def fire(
         if caps is None or roles is None:
             raise BridgeError(f"announcement {ann.id} comes from chat: the bridge sends it")
         consented = await store.get_consent(ann.author_ref)
-        deliveries = _chat_deliveries(topology, ann, caps, roles, consented, deadline)
+        deliveries = _chat_deliveries(topology, ann, caps, roles, consented)
         message_id = (
             await store.find_message(ann.origin_room, ann.origin_id) if ann.origin_id else None
         )
     if message_id is None:
         raise BridgeError(f"announcement {ann.id}: its message is missing from the store")
-    if not await store.queue_announcement(ann.id, message_id, deliveries):
+    rows = outbox.rows(deliveries)
+    if not await store.queue_announcement(ann.id, message_id, rows):
         return None
-    return Fired(message_id, tuple(sorted({d.dest_room for d in deliveries})))
+    outbox.notify(rows)
+    return Fired(message_id, tuple(sorted({r.dest_room for r in rows})))
 
 
 def summary_text(ann: Announcement, state: DeliveryState) -> str:

@@ -6,37 +6,44 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
 
 from bridgebot.admin import announcements
 from bridgebot.admin.announcements import CLI_ORIGIN
+from bridgebot.core.delivery import Outcome
+from bridgebot.core.outbox import Outbox
+from bridgebot.core.rulebook import Rulebook
+from bridgebot.core.upkeep import TICK
 from bridgebot.errors import BridgeError
-from bridgebot.model import Event, RoomRef
-from bridgebot.store import Announcement, OutboxItem
-
-if TYPE_CHECKING:
-    from bridgebot.core.hub import Hub
+from bridgebot.model import Capabilities, Event, RoomRef
+from bridgebot.store import Announcement, OutboxItem, Store
 
 __all__ = ["Announcer"]
 
 log = logging.getLogger("bridgebot.hub")
 
-#: Seconds between the bridge's looks for due announcements (see bridgebot.upkeep).
-TICK = 5.0
-
 
 class Announcer:
-    """Owned by the Hub: sends announcements and posts their summaries in chat."""
+    """Sends announcements and posts their summaries in chat."""
 
-    def __init__(self, hub: Hub) -> None:
-        self._hub = hub
+    def __init__(
+        self,
+        store: Store,
+        rulebook: Rulebook,
+        outbox: Outbox,
+        capabilities: Callable[[], Mapping[str, Capabilities]],
+    ) -> None:
+        self._store = store
+        self._rulebook = rulebook
+        self._outbox = outbox
+        self._capabilities = capabilities
         #: Message ids of chat announcements whose summary is still to be posted.
         self._unreported: set[int] = set()
         self._report_soon: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Remember the chat announcements queued before a restart and not yet reported."""
-        for ann in await self._hub.store.announcements(("queued",), limit=1000):
+        for ann in await self._store.announcements(("queued",), limit=1000):
             if ann.origin_room != str(CLI_ORIGIN) and ann.message_id is not None:
                 self._unreported.add(ann.message_id)
 
@@ -45,7 +52,7 @@ class Announcer:
             self._report_soon.cancel()
             await asyncio.gather(self._report_soon, return_exceptions=True)
 
-    def on_settled(self, item: OutboxItem) -> None:
+    def on_settled(self, item: OutboxItem, outcome: Outcome, detail: str | None) -> None:
         """A delivery settled: if it belongs to an announcement, look at its report soon."""
         if item.message_id in self._unreported:
             self._schedule_report()
@@ -58,7 +65,7 @@ class Announcer:
 
         Returns the announcement id and the rooms it was queued for (None if scheduled).
         """
-        ann_id = await self._hub.store.add_announcement(
+        ann_id = await self._store.add_announcement(
             author_ref=event.author_ref,
             author_name=event.author.display_name,
             text=text,
@@ -69,25 +76,24 @@ class Announcer:
         )
         if due_at is not None and due_at > time.time():
             return ann_id, None
-        ann = await self._hub.store.announcement(ann_id)
+        ann = await self._store.announcement(ann_id)
         assert ann is not None
         fired = await self._fire(ann)
         return ann_id, fired.rooms if fired is not None else ()
 
     async def _fire(self, ann: Announcement) -> announcements.Fired | None:
-        assert self._hub.topology is not None and self._hub.dispatcher is not None
         try:
             fired = await announcements.fire(
-                self._hub.store,
+                self._store,
                 ann,
-                self._hub.topology,
-                deadline=time.time() + self._hub.config.dispatch.deadline,
-                caps=self._hub.capabilities(),
-                roles=self._hub.roles,
+                self._rulebook.topology,
+                self._outbox,
+                caps=self._capabilities(),
+                roles=self._rulebook.roles,
             )
         except BridgeError as exc:
             log.error("announcement %d cannot be sent, cancelled: %s", ann.id, exc)
-            await self._hub.store.cancel_announcement(ann.id)
+            await self._store.cancel_announcement(ann.id)
             return None
         if fired is None:
             return None
@@ -103,30 +109,29 @@ class Announcer:
             self._unreported.add(fired.message_id)
             if not fired.rooms:
                 self._schedule_report()
-        self._hub.dispatcher.notify_all(fired.rooms)
         return fired
 
     async def fire_due(self) -> None:
         """Queue every scheduled announcement whose time has come."""
-        for ann in await self._hub.store.due_announcements(time.time()):
+        for ann in await self._store.due_announcements(time.time()):
             await self._fire(ann)
 
     async def report_settled(self) -> None:
         """Post the summary of each chat announcement whose deliveries have all settled."""
-        for ann in await self._hub.store.unreported_announcements(str(CLI_ORIGIN)):
+        for ann in await self._store.unreported_announcements(str(CLI_ORIGIN)):
             if ann.message_id is None:
                 continue
-            state = await self._hub.store.delivery_state(ann.message_id)
+            state = await self._store.delivery_state(ann.message_id)
             if not set(state.landed) | set(state.failed) >= set(ann.rooms):
                 continue
-            await self._hub.post_notice(
+            await self._outbox.post_notice(
                 RoomRef.parse(ann.origin_room),
                 f"announce-report-{ann.id}",
                 announcements.summary_text(ann, state),
                 reply_to=ann.message_id,
                 bridge=ann.bridge,
             )
-            await self._hub.store.announcement_reported(ann.id)
+            await self._store.announcement_reported(ann.id)
             self._unreported.discard(ann.message_id)
 
     def _schedule_report(self) -> None:

@@ -11,19 +11,18 @@ import json
 import shlex
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bridgebot.admin.announcements import parse_at, show_time
+from bridgebot.admin.announcer import Announcer
+from bridgebot.admin.service import AdminService, parse_value
+from bridgebot.core.rulebook import Rulebook
 from bridgebot.errors import ConfigError
 from bridgebot.model import Event, RoomRef
+from bridgebot.store import Store
 from rules import MessageFacts, explain
 
-if TYPE_CHECKING:
-    from bridgebot.core.hub import Hub
-
-__all__ = ["PREFIXES", "Commands", "is_command"]
-
-PREFIXES = ("!bridge", "!announce")
+__all__ = ["Commands"]
 
 HELP = """bridgebot commands (type them in a bridged room):
 !bridge status              bridges of this room, adapters, queue
@@ -47,37 +46,6 @@ HELP = """bridgebot commands (type them in a bridged room):
                             unless you add one, e.g. +01:00)
 !announce --cancel ID       facilitators: cancel a scheduled announcement"""
 
-_BOOL = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
-_LISTS = {"networks", "redact", "ignore_authors", "ignore_text", "tags"}
-_CHOICES = {
-    "privacy": ("public", "internal", "closed"),
-    "consent": ("implied", "opt-in"),
-    "attribution": ("name", "pseudonym", "none"),
-}
-
-
-def is_command(text: str) -> bool:
-    """True for text that starts with a command word."""
-    word = text.split(maxsplit=1)[0] if text.strip() else ""
-    return word in PREFIXES
-
-
-def parse_value(key: str, raw: str) -> Any:
-    """Turn chat text into a typed override value; ValueError says what would be valid."""
-    from bridgebot.core.topology import OVERRIDABLE_KEYS
-
-    if key not in OVERRIDABLE_KEYS:
-        raise ValueError(f"unknown key {key!r}; one of: {', '.join(sorted(OVERRIDABLE_KEYS))}")
-    if key in ("sends", "receives"):
-        if raw.lower() not in _BOOL:
-            raise ValueError(f"{key} takes yes or no, not {raw!r}")
-        return _BOOL[raw.lower()]
-    if key in _CHOICES and raw not in _CHOICES[key]:
-        raise ValueError(f"{key} takes one of {', '.join(_CHOICES[key])}, not {raw!r}")
-    if key in _LISTS:
-        return [item for item in raw.replace(",", " ").split() if item]
-    return raw
-
 
 @dataclass(frozen=True, slots=True)
 class Caller:
@@ -91,10 +59,22 @@ class Caller:
 
 
 class Commands:
-    """Runs one command for the Hub and returns the answer text."""
+    """Runs one command for the Hub and returns the answer text (the Hub's
+    ``CommandRunner``)."""
 
-    def __init__(self, hub: Hub) -> None:
-        self._hub = hub
+    def __init__(
+        self,
+        store: Store,
+        rulebook: Rulebook,
+        service: AdminService,
+        announcer: Announcer,
+        status: Callable[[], dict[str, Any]],
+    ) -> None:
+        self._store = store
+        self._rulebook = rulebook
+        self._service = service
+        self._announcer = announcer
+        self._snapshot = status
         self._table: dict[str, Callable[[Event, Caller, list[str]], Awaitable[str]]] = {
             "help": self._help,
             "status": self._status,
@@ -110,12 +90,12 @@ class Commands:
         }
 
     def _caller(self, event: Event) -> Caller:
-        roles = self._hub.roles
+        roles = self._rulebook.roles
         ref = event.author_ref
         ok, why = roles.admin_of_room(ref, event.room)
         return Caller(ref, ok, why, tuple(roles.facilitator_bridges(ref, event.room)))
 
-    async def run(self, event: Event) -> str:
+    async def __call__(self, event: Event) -> str:
         """Execute the command in ``event.text`` and return the answer."""
         try:
             words = shlex.split(event.text)
@@ -134,23 +114,19 @@ class Commands:
         return HELP
 
     async def _status(self, event: Event, caller: Caller, args: list[str]) -> str:
-        hub = self._hub
-        assert hub.topology is not None
-        bridges = [b.name for b, _ in hub.topology.memberships(event.room)]
-        states = hub.status()["adapters"]
+        bridges = [b.name for b, _ in self._rulebook.topology.memberships(event.room)]
+        states = self._snapshot()["adapters"]
         adapters = ", ".join(f"{a} {s['state']}" for a, s in sorted(states.items()))
-        depth = sum((await hub.store.queue_depths()).values())
-        dead = len(await hub.store.dead_letters(limit=1000))
+        depth = sum((await self._store.queue_depths()).values())
+        dead = len(await self._store.dead_letters(limit=1000))
         return (
             f"this room ({event.room}) is in: {', '.join(bridges) or 'no bridge'}\n"
             f"adapters: {adapters}\nqueued deliveries: {depth}; dead letters: {dead}"
         )
 
     async def _rules(self, event: Event, caller: Caller, args: list[str]) -> str:
-        hub = self._hub
-        assert hub.topology is not None
         lines = []
-        for bridge, room in hub.topology.memberships(event.room):
+        for bridge, room in self._rulebook.topology.memberships(event.room):
             networks = ", ".join(sorted(room.networks)) if room.networks is not None else "any"
             lines.append(
                 f"bridge {bridge.name}: privacy {room.privacy.name.lower()}, "
@@ -161,7 +137,7 @@ class Commands:
                 f"{', '.join(sorted(room.tags)) or 'none'}"
             )
         overrides = [
-            (k, v, a) for r, k, v, a, _ in await hub.store.overrides() if r == str(event.room)
+            (k, v, a) for r, k, v, a, _ in await self._store.overrides() if r == str(event.room)
         ]
         for key, value, actor in overrides:
             lines.append(f"  {key} = {value} (set in chat by {actor})")
@@ -174,20 +150,15 @@ class Commands:
             dest = RoomRef.parse(args[0])
         except ValueError as exc:
             return str(exc)
-        hub = self._hub
-        assert hub.topology is not None
-        facts = MessageFacts(
-            event.author, event.author_ref, "hello", await hub.store.get_consent(event.author_ref)
-        )
-        return "\n".join(explain(hub.topology, event.room, dest, facts))
+        consented = await self._store.get_consent(event.author_ref)
+        facts = MessageFacts(event.author, event.author_ref, "hello", consented)
+        return "\n".join(explain(self._rulebook.topology, event.room, dest, facts))
 
     async def _consent(self, event: Event, caller: Caller, args: list[str]) -> str:
         if args not in (["yes"], ["no"]):
             return "usage: !bridge consent yes|no"
         yes = args[0] == "yes"
-        await self._hub.store.set_consent(event.author_ref, yes)
-        await self._hub.store.audit(event.author_ref, "consent", args[0], str(event.room))
-        more = await self._hub.consent_answered(event.author_ref, yes)
+        more = await self._service.consent(event.author_ref, yes, str(event.room))
         name = event.author.display_name
         if yes:
             return f"thank you: messages by {name} will now cross the bridge{more}"
@@ -200,7 +171,7 @@ class Commands:
 
     def _bridge_for(self, event: Event, given: list[str]) -> str:
         """The bridge a link command is about: named, or this room's only one."""
-        bridges = self._hub.roles.bridges_of(event.room)
+        bridges = self._rulebook.roles.bridges_of(event.room)
         if given:
             return given[0]
         if len(bridges) == 1:
@@ -219,7 +190,7 @@ class Commands:
             bridge = self._bridge_for(event, args[2:])
         except ValueError as exc:
             return f"refused: {exc}\n{usage}"
-        roles = self._hub.roles
+        roles = self._rulebook.roles
         if not roles.admin_of_bridge(caller.ref, bridge):
             return (
                 f"only admins of bridge {bridge} may link rooms into it; {caller.ref} is not "
@@ -231,7 +202,7 @@ class Commands:
             if not ok:
                 return f"refused: {room} is in other bridges and {why}"
         try:
-            await self._hub.linker.link(bridge, room, privacy, caller.ref, str(event.room))
+            await self._service.link(bridge, room, privacy, caller.ref, str(event.room))
         except (ValueError, ConfigError) as exc:
             return f"refused: {exc}"
         return (
@@ -248,13 +219,13 @@ class Commands:
             bridge = self._bridge_for(event, args[1:])
         except ValueError as exc:
             return f"refused: {exc}\n{usage}"
-        if not self._hub.roles.admin_of_bridge(caller.ref, bridge):
+        if not self._rulebook.roles.admin_of_bridge(caller.ref, bridge):
             return (
                 f"only admins of bridge {bridge} may unlink rooms from it; {caller.ref} is "
                 f"not in [roles] admins nor in its [bridges.roles] admins"
             )
         try:
-            await self._hub.linker.unlink(bridge, room, caller.ref, str(event.room))
+            await self._service.unlink(bridge, room, caller.ref, str(event.room))
         except (ValueError, ConfigError) as exc:
             return f"refused: {exc}"
         return f"{room} is no longer in bridge {bridge}; nothing more crosses to or from it"
@@ -266,7 +237,7 @@ class Commands:
             return "usage: !bridge set KEY VALUE"
         key, raw = args[0], " ".join(args[1:])
         try:
-            await self._hub.set_override(event.room, key, raw, caller.ref)
+            await self._service.set_rule(event.room, key, raw, caller.ref)
         except (ValueError, ConfigError) as exc:
             return f"refused: {exc}"
         return f"{event.room}: {key} is now {raw} (stored as an override on top of bot.toml)"
@@ -276,13 +247,13 @@ class Commands:
             return refused
         if len(args) != 1:
             return "usage: !bridge unset KEY"
-        await self._hub.unset_override(event.room, args[0], caller.ref)
+        await self._service.unset_rule(event.room, args[0], caller.ref)
         return f"{event.room}: {args[0]} is back to its value in bot.toml"
 
     async def _deadletters(self, event: Event, caller: Caller, args: list[str]) -> str:
         if (refused := self._refuse(caller, "see dead letters")) is not None:
             return refused
-        letters = await self._hub.store.dead_letters(limit=20)
+        letters = await self._store.dead_letters(limit=20)
         if not letters:
             return "no dead letters"
         return "\n".join(f"#{d.id} → {d.dest_room}: {d.reason}" for d in letters)
@@ -290,9 +261,7 @@ class Commands:
     async def _retry(self, event: Event, caller: Caller, args: list[str]) -> str:
         if (refused := self._refuse(caller, "retry dead letters")) is not None:
             return refused
-        n = await self._hub.store.retry_dead_letters(None)
-        await self._hub.store.audit(caller.ref, "retry", "all", str(event.room))
-        await self._hub.wake_all()
+        n = await self._service.retry_dead_letters(None, caller.ref, str(event.room))
         return f"{n} dead letters queued again"
 
     async def _announce(self, event: Event, caller: Caller) -> str:
@@ -317,9 +286,9 @@ class Commands:
             text = event.text.split(maxsplit=1)[1] if len(words) > 1 else ""
         if not text.strip():
             return "usage: !announce TEXT"
-        ann_id, rooms = await self._hub.announcer.announce(event, text, due_at)
+        ann_id, rooms = await self._announcer.announce(event, text, due_at)
         detail = {"id": ann_id, "rooms": list(rooms or ()), "at": due_at}
-        await self._hub.store.audit(caller.ref, "announce", json.dumps(detail), str(event.room))
+        await self._store.audit(caller.ref, "announce", json.dumps(detail), str(event.room))
         if rooms is None:
             assert due_at is not None
             return (
@@ -332,12 +301,12 @@ class Commands:
         if not raw.strip().isdigit():
             return "usage: !announce --cancel ID"
         ann_id = int(raw)
-        ann = await self._hub.store.announcement(ann_id)
+        ann = await self._store.announcement(ann_id)
         if ann is None or ann.state != "scheduled":
             return f"announcement {ann_id} is not scheduled (it was sent, cancelled or never made)"
-        if ann.author_ref != caller.ref and not self._hub.roles.is_any_admin(caller.ref):
+        if ann.author_ref != caller.ref and not self._rulebook.roles.is_any_admin(caller.ref):
             return f"announcement {ann_id} is {ann.author_name}'s; they or an admin may cancel it"
-        if not await self._hub.store.cancel_announcement(ann_id):
+        if not await self._store.cancel_announcement(ann_id):
             return f"announcement {ann_id} was being sent; too late to cancel"
-        await self._hub.store.audit(caller.ref, "announce-cancel", str(ann_id))
+        await self._store.audit(caller.ref, "announce-cancel", str(ann_id))
         return f"announcement {ann_id} cancelled"

@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from bridgebot.admin.announcements import CLI_ORIGIN, cli_targets, fire, progress_line, show_time
+from bridgebot.app import offline_outbox
 from bridgebot.config import Config
 from bridgebot.core.topology import build_topology
 from bridgebot.errors import BridgeError
@@ -65,8 +66,7 @@ async def announce(
     if due_at is None:
         ann = await store.announcement(ann_id)
         assert ann is not None
-        deadline = time.time() + config.dispatch.deadline
-        await fire(store, ann, topology, deadline=deadline)
+        await fire(store, ann, topology, offline_outbox(store, config))
     return ann_id
 
 

@@ -26,12 +26,14 @@ from bridgebot.errors import BridgeError, ConfigError
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from bridgebot.core.hub import Hub
+    from bridgebot.app import Bridge
 
-__all__ = ["main", "start_web"]
+__all__ = ["main"]
 
 log = logging.getLogger("bridgebot")
 DEFAULT_CONFIG = os.environ.get("BRIDGEBOT_CONFIG", "bot.toml")
+#: Who the audit log names for actions taken on the command line.
+CLI_ACTOR = "cli"
 
 
 def _load(path: str) -> Config:
@@ -50,14 +52,14 @@ def _load(path: str) -> Config:
 
 async def _run(path: str) -> int:
     from adapters import registry
+    from bridgebot.app import Bridge
     from bridgebot.cli.watch import ConfigWatcher
-    from bridgebot.core.hub import Hub
     from bridgebot.store import open_store
 
     config = _load(path)
     setup_logging(config.log.level, config.log.format if not _JSON else "json")
     store = await open_store(config.store.path)
-    hub = Hub(config, registry(), store)
+    hub = await Bridge.assemble(config, registry(), store)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -90,6 +92,8 @@ async def _run(path: str) -> int:
         else:
             log.info("not watching %s ([reload] watch = false); SIGHUP reloads the rules", path)
         if config.web.enabled:
+            from bridgebot.web import start_web
+
             runner = await start_web(hub, config)
         log.info(
             "bridgebot is running with %s: %d bridges, %d accounts",
@@ -109,24 +113,7 @@ async def _run(path: str) -> int:
     return 0
 
 
-async def start_web(hub: Hub, config: Config, token: str | None = None) -> web.AppRunner:
-    """Serve the admin page for ``hub`` on ``[web] bind``; refuse to run it without a token."""
-    from bridgebot.web import bound_port, create_app, serve
-
-    if token is None:
-        if config.web.token is None:
-            raise ConfigError(
-                f"{config.source}: web.token: the admin page needs a token; write "
-                'token = "${BRIDGEBOT_ADMIN_TOKEN}" and export BRIDGEBOT_ADMIN_TOKEN'
-            )
-        token = config.web.token.get_secret_value()
-    host, _, port = config.web.bind.rpartition(":")
-    runner = await serve(create_app(hub, token=token), host, int(port))
-    log.info("admin page on http://%s:%d/", host, bound_port(runner))
-    return runner
-
-
-async def _reload(hub: Hub, path: str) -> None:
+async def _reload(hub: Bridge, path: str) -> None:
     try:
         config = _load(path)
         await hub.reload_rules(config)
@@ -154,7 +141,7 @@ async def _with_store(path: str) -> tuple[Config, object]:
 
 
 async def _explain(path: str, src: str, dst: str, author: str, text: str) -> int:
-    from bridgebot.core.hub import SECRET_CURSOR
+    from bridgebot.core.rulebook import SECRET_CURSOR
     from bridgebot.core.topology import build_topology
     from bridgebot.model import Author, RoomRef
     from bridgebot.store import Store
@@ -291,14 +278,15 @@ async def _announce(args: argparse.Namespace, text: str) -> int:
 
 
 async def _dead_letters(path: str, action: str, ids: Sequence[int]) -> int:
+    from bridgebot.app import offline_admin
     from bridgebot.store import Store
 
     _config, store = await _with_store(path)
     assert isinstance(store, Store)
     try:
         if action == "retry":
-            n = await store.retry_dead_letters(list(ids) or None)
-            await store.audit("cli", "dead-letters retry", json.dumps(list(ids) or "all"))
+            admin = await offline_admin(_config, store)
+            n = await admin.retry_dead_letters(ids, CLI_ACTOR)
             print(
                 f"{n} dead letters moved back to the outbox; a running bridge sends them "
                 "on its next start or retry"

@@ -11,15 +11,16 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any
 
+from bridgebot.core.delivery import DecidedOn, Delivery, DeliveryKind
+from bridgebot.core.lookups import links_of
+from bridgebot.core.outbox import Outbox
 from bridgebot.core.router import Plan, plan
+from bridgebot.core.rulebook import Rulebook
 from bridgebot.model import Attachment, Author, Capabilities, Event, EventKind, RoomRef
-from bridgebot.store import NewDelivery
-
-if TYPE_CHECKING:
-    from bridgebot.core.hub import Hub
+from bridgebot.store import Store
 
 __all__ = ["ConsentKeeper", "event_from_json", "event_to_json", "explanation"]
 
@@ -100,10 +101,19 @@ def explanation(name: str, rooms: list[str]) -> str:
 
 
 class ConsentKeeper:
-    """The Hub's consent flows; see the module docstring."""
+    """The consent flows; see the module docstring."""
 
-    def __init__(self, hub: Hub) -> None:
-        self._hub = hub
+    def __init__(
+        self,
+        store: Store,
+        rulebook: Rulebook,
+        outbox: Outbox,
+        capabilities: Callable[[], Mapping[str, Capabilities]],
+    ) -> None:
+        self._store = store
+        self._rulebook = rulebook
+        self._outbox = outbox
+        self._capabilities = capabilities
 
     async def after_accept(
         self, event: Event, message_id: int, result: Plan, consented: bool | None
@@ -114,16 +124,15 @@ class ConsentKeeper:
         dests = sorted({str(w.dest) for w in result.withheld if w.reason.rule == "consent"})
         if not dests:
             return
-        hub = self._hub
-        await hub.store.hold(event.author_ref, message_id, event_to_json(event), dests)
+        await self._store.hold(event.author_ref, message_id, event_to_json(event), dests)
         log.info(
             "room %s: held a message by %s until they answer the consent question (%d rooms)",
             event.room,
             event.author_ref,
             len(dests),
         )
-        if await hub.store.consent_asked(event.author_ref, str(event.room)):
-            await hub.post_notice(
+        if await self._store.consent_asked(event.author_ref, str(event.room)):
+            await self._outbox.post_notice(
                 event.room,
                 f"consent-{event.author_ref}",
                 explanation(event.author.display_name, dests),
@@ -132,11 +141,11 @@ class ConsentKeeper:
             )
 
     async def answered(self, author_ref: str, yes: bool) -> str:
-        """Act on ``!bridge consent yes|no``; return what to add to the answer."""
+        """Act on a consent answer; return what to add to the answer."""
         if yes:
             sent = await self._release(author_ref)
             return f"; {sent} held messages are on their way" if sent else ""
-        dropped = await self._hub.store.release_held(author_ref)
+        dropped = await self._store.release_held(author_ref)
         deleted = await self._delete_copies(author_ref)
         parts = []
         if dropped:
@@ -146,53 +155,50 @@ class ConsentKeeper:
         return "; " + "; ".join(parts) if parts else ""
 
     async def _release(self, author_ref: str) -> int:
-        hub = self._hub
-        topology = hub.topology
-        assert topology is not None and hub.dispatcher is not None
         sent = 0
-        deadline = time.time() + hub.config.dispatch.deadline
-        for held in await hub.store.held(author_ref):
+        for held in await self._store.held(author_ref):
             event = event_from_json(held.event)
-            links = await hub.links_of(event)
+            links = await links_of(self._store, event)
             # Planned again now: the rules in force when it is released decide.
-            result = plan(event, topology, hub.capabilities(), True, links)
-            deliveries = [
-                NewDelivery(str(p.dest), p.kind, json.dumps(p.payload), deadline)
-                for p in result.deliveries
-                if str(p.dest) in held.dests
-            ]
-            await hub.store.add_deliveries(held.message_id, deliveries)
-            hub.dispatcher.notify_all(d.dest_room for d in deliveries)
+            topology = self._rulebook.topology
+            result = plan(event, topology, self._capabilities(), True, links)
+            deliveries = [d for d in result.deliveries if str(d.dest) in held.dests]
+            await self._outbox.add(held.message_id, deliveries)
             sent += bool(deliveries)
-        await hub.store.release_held(author_ref)
+        await self._store.release_held(author_ref)
         return sent
 
     async def _delete_copies(self, author_ref: str) -> int:
         """In rooms with delete_on_consent_no, delete the copies of the author's messages."""
-        hub = self._hub
-        topology = hub.topology
-        assert topology is not None and hub.dispatcher is not None
-        caps = hub.capabilities()
-        deadline = time.time() + hub.config.dispatch.deadline
+        topology = self._rulebook.topology
+        caps = self._capabilities()
         count = 0
-        for message_id, room, remote_id in await hub.store.messages_by(author_ref):
-            memberships = topology.memberships(RoomRef.parse(room))
-            if not any(p.delete_on_consent_no for _, p in memberships):
+        for message_id, room, remote_id in await self._store.messages_by(author_ref):
+            origin = RoomRef.parse(room)
+            if not any(p.delete_on_consent_no for _, p in topology.memberships(origin)):
                 continue
             deliveries = []
-            for dest, _copy in await hub.store.copies_of(message_id):
-                account = RoomRef.parse(dest).account
-                if dest == room or not caps.get(account, Capabilities()).deletes:
+            for dest, _copy in await self._store.copies_of(message_id):
+                dest_room = RoomRef.parse(dest)
+                if dest == room or not caps.get(dest_room.account, Capabilities()).deletes:
                     continue
-                payload = {"key": f"consent-no-{message_id}-{dest}", "target_msg": message_id}
-                deliveries.append(NewDelivery(dest, "delete", json.dumps(payload), deadline))
+                deliveries.append(
+                    Delivery(
+                        kind=DeliveryKind.DELETE,
+                        dest=dest_room,
+                        key=f"consent-no-{message_id}-{dest}",
+                        decided_on=DecidedOn(origin=origin, bridge="", author_ref=author_ref),
+                        target=message_id,
+                    )
+                )
             if not deliveries:
                 continue
-            if await hub.store.accept_followup(
-                "delete", room, f"consent-no:{remote_id}", message_id, deliveries
+            rows = self._outbox.rows(deliveries)
+            if await self._store.accept_followup(
+                "delete", room, f"consent-no:{remote_id}", message_id, rows
             ):
                 count += 1
-                hub.dispatcher.notify_all(d.dest_room for d in deliveries)
+                self._outbox.notify(rows)
         if count:
             log.info("deleting copies of %d messages by %s (consent withdrawn)", count, author_ref)
         return count

@@ -10,22 +10,20 @@ attempt budget become dead letters that admins can list and retry.
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
 
 from bridgebot.config import DispatchConfig, RateConfig
 from bridgebot.contract import Adapter
+from bridgebot.core.delivery import Delivery, DeliveryKind, Outcome, from_outbox
 from bridgebot.errors import PermanentError, RateLimited, StoreError, TransientError
-from bridgebot.model import Attachment, Outbound, RoomRef
+from bridgebot.model import RoomRef
 from bridgebot.pacing import Backoff, SlidingWindow, TokenBucket
 from bridgebot.store import OutboxItem, Store
 
-__all__ = ["Dispatcher"]
+__all__ = ["Dispatcher", "Settled"]
 
 log = logging.getLogger("bridgebot.dispatch")
 
@@ -37,37 +35,8 @@ BATCH = 32
 #: Copies remembered in memory so replies/edits can find them before their commit lands.
 RECENT = 10_000
 
-
-def _attachment(a: Mapping[str, Any]) -> Attachment:
-    data = a.get("data")
-    return Attachment(
-        a["filename"],
-        a["mime_type"],
-        a["size"],
-        url=a.get("url"),
-        data=base64.b64decode(data) if data else None,
-    )
-
-
-def outbound_from(
-    payload: Mapping[str, Any], reply_to: str | None, thread: str | None
-) -> Outbound:
-    """Build the adapter-facing Outbound from a stored payload and resolved ids."""
-    return Outbound(
-        key=payload["key"],
-        text=payload["text"],
-        label=payload["label"],
-        bridge=payload["bridge"],
-        origin=RoomRef.parse(payload["origin"]),
-        author_name=payload["author_name"],
-        author_id=payload["author_id"],
-        avatar_url=payload.get("avatar_url"),
-        reply_to=reply_to,
-        thread=thread,
-        attachments=tuple(_attachment(a) for a in payload.get("attachments", ())),
-        ts=payload.get("ts", 0.0),
-        is_announcement=bool(payload.get("announce")),
-    )
+#: Told of every delivery that settled: the row, how, and the remote id or the reason.
+Settled = Callable[[OutboxItem, Outcome, str | None], None]
 
 
 class _Skip(Exception):
@@ -83,6 +52,7 @@ class Dispatcher:
         adapters: Mapping[str, Adapter],
         config: DispatchConfig,
         is_up: Callable[[str], bool],
+        on_rate_limited: Callable[[RoomRef], None],
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
@@ -101,9 +71,10 @@ class Dispatcher:
         self._closing = False
         self.sent = 0
         self.dead = 0
-        self.on_settled: Callable[[OutboxItem, str, str | None], None] | None = None
+        #: Told of every settled delivery (metrics, announcement reports).
+        self.on_settled: list[Settled] = []
         #: Called with the room each time its network answers "too many requests".
-        self.on_rate_limited: Callable[[RoomRef], None] | None = None
+        self._on_rate_limited = on_rate_limited
 
     # -- scheduling -------------------------------------------------------------------
 
@@ -148,9 +119,6 @@ class Dispatcher:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._workers.clear()
-
-    def active_rooms(self) -> list[str]:
-        return [room for room, t in self._workers.items() if not t.done()]
 
     async def idle(self, limit: float = 30.0) -> None:
         """Wait until every worker has finished (tests and `announce` use this)."""
@@ -258,14 +226,13 @@ class Dispatcher:
             except _Skip as exc:
                 log.info("room %s: delivery %d skipped: %s", room, item.id, exc)
                 following = await self._store.complete(item, None, limit)
-                self._settled(item, "skipped", str(exc))
+                self._settled(item, Outcome.SKIPPED, str(exc))
                 return following if fetch_next else None
             except RateLimited as exc:
                 room_bucket.pause(exc.retry_after)
                 item = await self._postpone(item, attempts, exc.retry_after)
                 log.info("room %s: rate limited, retry in %.2fs", room, exc.retry_after)
-                if self.on_rate_limited is not None:
-                    self.on_rate_limited(room)
+                self._on_rate_limited(room)
                 continue
             except TransientError as exc:
                 attempts += 1
@@ -291,7 +258,7 @@ class Dispatcher:
                 return None
             self._remember(item, remote_id)
             self.sent += 1
-            self._settled(item, "sent", remote_id)
+            self._settled(item, Outcome.SENT, remote_id)
             if fetch_next:
                 # Queued after every earlier completion of this room (the store's write
                 # queue is FIFO), so its read of the next rows sees them all settled.
@@ -313,9 +280,9 @@ class Dispatcher:
             except StoreError:
                 log.exception("room %s: could not record a sent delivery as done", room)
 
-    def _settled(self, item: OutboxItem, outcome: str, detail: str | None) -> None:
-        if self.on_settled is not None:
-            self.on_settled(item, outcome, detail)
+    def _settled(self, item: OutboxItem, outcome: Outcome, detail: str | None) -> None:
+        for listener in self.on_settled:
+            listener(item, outcome, detail)
 
     async def _postpone(self, item: OutboxItem, attempts: int, delay: float) -> OutboxItem:
         not_before = self._clock() + delay
@@ -336,7 +303,7 @@ class Dispatcher:
         log.error("room %s: delivery %d is a dead letter: %s", item.dest_room, item.id, reason)
         await self._store.dead_letter(item, reason)
         self.dead += 1
-        self._settled(item, "dead", reason)
+        self._settled(item, Outcome.DEAD, reason)
 
     async def _resolve(self, message_id: int | None, room: str) -> str | None:
         if message_id is None:
@@ -348,32 +315,36 @@ class Dispatcher:
         return await self._store.remote_id_in(message_id, room)
 
     def _remember(self, item: OutboxItem, remote_id: str | None) -> None:
-        if item.kind == "message" and remote_id is not None:
+        if item.kind == DeliveryKind.MESSAGE and remote_id is not None:
             self._recent[(item.message_id, item.dest_room)] = remote_id
             if len(self._recent) > RECENT:
                 self._recent.popitem(last=False)
-        elif item.kind == "delete":
+        elif item.kind == DeliveryKind.DELETE:
             self._recent.pop((item.message_id, item.dest_room), None)
 
     async def _attempt(self, room: RoomRef, item: OutboxItem) -> str | None:
         adapter = self._adapters.get(room.account)
         if adapter is None:
             raise PermanentError(f"no adapter for account {room.account}")
-        payload = json.loads(item.payload)
-        room_key = item.dest_room
-        if item.kind == "message":
-            reply = await self._resolve(payload.get("reply_to_msg"), room_key)
-            thread = await self._resolve(payload.get("thread_msg"), room_key)
-            return await adapter.send(room, outbound_from(payload, reply, thread))
-        target = await self._resolve(payload.get("target_msg"), room_key)
+        try:
+            delivery = from_outbox(item.payload, item.kind, item.dest_room)
+        except ValueError as exc:
+            raise PermanentError(f"unreadable delivery: {exc}") from exc
+        return await self._act(adapter, room, delivery)
+
+    async def _act(self, adapter: Adapter, room: RoomRef, d: Delivery) -> str | None:
+        room_key = str(room)
+        if d.kind is DeliveryKind.MESSAGE:
+            reply = await self._resolve(d.reply_to, room_key)
+            thread = await self._resolve(d.thread, room_key)
+            return await adapter.send(room, d.outbound(reply, thread))
+        target = await self._resolve(d.target, room_key)
         if target is None:
-            raise _Skip(f"{item.kind} of a message that has no copy in this room")
-        if item.kind == "edit":
-            await adapter.edit(room, target, outbound_from(payload, None, None))
-        elif item.kind == "delete":
+            raise _Skip(f"{d.kind} of a message that has no copy in this room")
+        if d.kind is DeliveryKind.EDIT:
+            await adapter.edit(room, target, d.outbound())
+        elif d.kind is DeliveryKind.DELETE:
             await adapter.delete(room, target)
-        elif item.kind == "reaction":
-            await adapter.react(room, target, payload.get("emoji") or "")
         else:
-            raise PermanentError(f"unknown delivery kind {item.kind!r}")
+            await adapter.react(room, target, d.emoji or "")
         return target

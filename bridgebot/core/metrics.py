@@ -11,6 +11,9 @@ class Metrics:
     """Counters the Hub and dispatcher update; gauges refreshed when scraped."""
 
     def __init__(self) -> None:
+        #: Deliveries accepted and withheld since start (for `bridgebot status`).
+        self.relayed_total = 0
+        self.withheld_total = 0
         self.registry = CollectorRegistry()
         self._relayed = Counter(
             "bridgebot_relayed",
@@ -65,9 +68,11 @@ class Metrics:
         )
 
     def relayed(self, network: str) -> None:
+        self.relayed_total += 1
         self._relayed.labels(network).inc()
 
     def withheld(self, reason: str) -> None:
+        self.withheld_total += 1
         self._withheld.labels(reason).inc()
 
     def delivered(self, network: str, seconds: float) -> None:

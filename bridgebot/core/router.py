@@ -7,16 +7,15 @@ and asks adapters' ``capabilities`` instead of their names.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from bridgebot.model import Attachment, Capabilities, Event, EventKind, RoomRef
+from bridgebot.core.delivery import DecidedOn, Delivery, DeliveryKind
+from bridgebot.model import Capabilities, Event, EventKind, RoomRef
 from rules import MessageFacts, Reason, Route, Topology, render, routes
 
-__all__ = ["TRUNCATED", "Links", "Plan", "Planned", "Withheld", "delivery_key", "plan"]
+__all__ = ["TRUNCATED", "Links", "Plan", "Withheld", "delivery_key", "plan"]
 
 TRUNCATED = " … [truncated]"
 
@@ -31,15 +30,6 @@ class Links:
 
 
 @dataclass(frozen=True, slots=True)
-class Planned:
-    """One delivery to write to the outbox."""
-
-    dest: RoomRef
-    kind: str
-    payload: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
 class Withheld:
     """A destination the rules refused, with the first failing reason (no content)."""
 
@@ -50,7 +40,7 @@ class Withheld:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    deliveries: tuple[Planned, ...]
+    deliveries: tuple[Delivery, ...]
     withheld: tuple[Withheld, ...]
 
 
@@ -69,20 +59,7 @@ def _fit(text: str, label: str, caps: Capabilities) -> str:
     return text[: max(0, budget - len(TRUNCATED))] + TRUNCATED
 
 
-def _attachment(a: Attachment) -> dict[str, Any]:
-    # Inline bytes travel through the outbox too (base64), so a file downloaded from a
-    # network whose URLs are private (Telegram's carry the bot token) still crosses.
-    data = base64.b64encode(a.data).decode("ascii") if a.data is not None else None
-    return {
-        "filename": a.filename,
-        "mime_type": a.mime_type,
-        "size": a.size,
-        "url": a.url,
-        "data": data,
-    }
-
-
-def _payload(
+def _delivery(
     event: Event,
     route: Route,
     facts: MessageFacts,
@@ -90,25 +67,31 @@ def _payload(
     caps: Capabilities,
     links: Links,
     announce: bool,
-) -> dict[str, Any]:
+) -> Delivery:
     shown = render(topology, route, facts)
-    return {
-        "key": delivery_key(event, route.dest.room),
-        "text": _fit(shown.text, shown.label, caps),
-        "label": shown.label,
-        "bridge": route.bridge.name,
-        "origin": str(event.room),
-        "author_name": shown.author_name,
-        "author_id": event.author.user_id if shown.show_avatar else "",
-        "avatar_url": event.author.avatar_url if shown.show_avatar else None,
-        "reply_to_msg": links.reply_to,
-        "thread_msg": links.thread,
-        "target_msg": links.target,
-        "emoji": event.emoji,
-        "attachments": [_attachment(a) for a in event.attachments] if caps.attachments else [],
-        "ts": event.ts,
-        "announce": announce,
-    }
+    return Delivery(
+        kind=DeliveryKind(event.kind.value),
+        dest=route.dest.room,
+        key=delivery_key(event, route.dest.room),
+        decided_on=DecidedOn(
+            origin=event.room,
+            bridge=route.bridge.name,
+            author_ref=event.author_ref,
+            consented=facts.consented,
+        ),
+        text=_fit(shown.text, shown.label, caps),
+        label=shown.label,
+        author_name=shown.author_name,
+        author_id=event.author.user_id if shown.show_avatar else "",
+        avatar_url=event.author.avatar_url if shown.show_avatar else None,
+        attachments=event.attachments if caps.attachments else (),
+        reply_to=links.reply_to,
+        thread=links.thread,
+        target=links.target,
+        emoji=event.emoji,
+        ts=event.ts,
+        announce=announce,
+    )
 
 
 def _supported(kind: EventKind, caps: Capabilities) -> bool:
@@ -143,7 +126,7 @@ def plan(
         text=event.text,
         consented=consented,
     )
-    deliveries: list[Planned] = []
+    deliveries: list[Delivery] = []
     withheld: list[Withheld] = []
     default_caps = Capabilities()
     for route in routes(topology, event.room, facts, only_bridge=event.bridge):
@@ -157,6 +140,5 @@ def plan(
             continue
         if not _supported(event.kind, dest_caps):
             continue
-        payload = _payload(event, route, facts, topology, dest_caps, links, announce)
-        deliveries.append(Planned(dest, event.kind.value, payload))
+        deliveries.append(_delivery(event, route, facts, topology, dest_caps, links, announce))
     return Plan(tuple(deliveries), tuple(withheld))

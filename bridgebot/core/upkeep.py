@@ -1,7 +1,7 @@
 """The running bridge's periodic work, every TICK (5 s): publish the status snapshot for
-``bridgebot status``, send scheduled announcements that are due and report settled ones,
-pick up rows another process queued (``bridgebot dead-letters retry``), and, at start and
-then hourly, forget what ``[store] keep_days`` and ``held_days`` no longer keep."""
+``bridgebot status``, run the jobs the composition root hands in (due announcements and
+their reports, picking up rows another process queued), and, at start and then hourly,
+forget what ``[store] keep_days`` and ``held_days`` no longer keep."""
 
 from __future__ import annotations
 
@@ -9,28 +9,40 @@ import asyncio
 import json
 import logging
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
-from bridgebot.admin.announcer import TICK
+from bridgebot.config import StoreConfig
+from bridgebot.store import Store
 
-if TYPE_CHECKING:
-    from bridgebot.core.hub import Hub
-
-__all__ = ["PRUNE_EVERY", "STATUS_CURSOR", "Upkeep"]
+__all__ = ["PRUNE_EVERY", "STATUS_CURSOR", "TICK", "Upkeep"]
 
 log = logging.getLogger("bridgebot.hub")
 
+#: Seconds between two rounds of the periodic work.
+TICK = 5.0
 #: Where the status snapshot is kept for `bridgebot status` (another process reads it).
 STATUS_CURSOR = "core:status"
 #: Seconds between two prunings of the id map and the holds.
 PRUNE_EVERY = 3600.0
 
+Job = Callable[[], Awaitable[None]]
+
 
 class Upkeep:
-    """Owned by the Hub: one background task doing the periodic work."""
+    """One background task doing the periodic work."""
 
-    def __init__(self, hub: Hub) -> None:
-        self._hub = hub
+    def __init__(
+        self,
+        store: Store,
+        keep: Callable[[], StoreConfig],
+        status: Callable[[], dict[str, Any]],
+        jobs: Sequence[Job],
+    ) -> None:
+        self._store = store
+        self._keep = keep
+        self._status = status
+        self._jobs = tuple(jobs)
         self._task: asyncio.Task[None] | None = None
         self._next_prune = 0.0  # time.monotonic() of the next pass; 0: at the first tick
         #: When the last pruning pass finished (time.time()), or None before the first.
@@ -47,8 +59,8 @@ class Upkeep:
 
     async def prune(self) -> None:
         """Forget what ``[store] keep_days`` and ``held_days`` no longer keep."""
-        keep = self._hub.config.store
-        pruned = await self._hub.store.prune(keep.keep_days, keep.held_days)
+        keep = self._keep()  # as in force now: a reload may have changed it
+        pruned = await self._store.prune(keep.keep_days, keep.held_days)
         self.pruned_at = time.time()
         for author, count in sorted(pruned.held.items()):
             log.info(
@@ -67,13 +79,11 @@ class Upkeep:
             )
 
     async def _run(self) -> None:
-        hub = self._hub
         while True:
             try:
-                await hub.store.set_cursor(STATUS_CURSOR, json.dumps(hub.status()))
-                await hub.announcer.fire_due()
-                await hub.announcer.report_settled()
-                await hub.wake_all()
+                await self._store.set_cursor(STATUS_CURSOR, json.dumps(self._status()))
+                for job in self._jobs:
+                    await job()
                 if time.monotonic() >= self._next_prune:
                     self._next_prune = time.monotonic() + PRUNE_EVERY
                     await self.prune()

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bridgebot.core.hub import Hub
+from bridgebot.app import Bridge
 from bridgebot.demo.columns import ApiColumn, Column, DiscordColumn, SlackColumn, TelegramColumn
 from bridgebot.demo.more_columns import EmailColumn, MatrixColumn, email_missing, matrix_missing
 from bridgebot.demo.page import make_page_app
@@ -33,7 +33,7 @@ log = logging.getLogger("bridgebot.demo")
 
 @dataclass
 class Demo:
-    hub: Hub
+    hub: Bridge
     columns: list[Column]
     page_url: str
     admin_url: str
@@ -73,9 +73,8 @@ def _config(columns: list[Column], workdir: Path, admin_port: int) -> str:
 async def demo_running(port: int = 0, admin_port: int = 0) -> AsyncIterator[Demo]:
     """Start everything the demo needs; stop it all on exit."""
     from adapters import registry, settings_models
-    from bridgebot.cli.main import start_web
     from bridgebot.config import parse_config
-    from bridgebot.web import bound_port
+    from bridgebot.web import bound_port, start_web
 
     columns, notes = _columns()
     for note in notes:
@@ -92,7 +91,7 @@ async def demo_running(port: int = 0, admin_port: int = 0) -> AsyncIterator[Demo
         config = parse_config(text, str(workdir / "bot.toml"), settings_models(), env)
         store = await open_store(config.store.path)
         stack.push_async_callback(store.close)
-        hub = Hub(config, registry(), store)
+        hub = await Bridge.assemble(config, registry(), store)
         await hub.start()
         stack.push_async_callback(hub.stop)
         for column in columns:

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bridgebot.core.hub import Hub
+from bridgebot.app import Bridge
 from bridgebot.demo.columns import Column
 from bridgebot.model import Author, RoomRef
 from rules import MessageFacts, decide
@@ -98,7 +98,7 @@ tick();
 """
 
 
-def _withheld(hub: Hub, columns: Sequence[Column], dest: Column) -> list[dict[str, str]]:
+def _withheld(hub: Bridge, columns: Sequence[Column], dest: Column) -> list[dict[str, str]]:
     """For the page: which other columns' messages never reach ``dest``, and why."""
     topology = hub.topology
     if topology is None:
@@ -121,7 +121,7 @@ def _withheld(hub: Hub, columns: Sequence[Column], dest: Column) -> list[dict[st
     return out
 
 
-def make_page_app(hub: Hub, columns: Sequence[Column], admin_note: str) -> web.Application:
+def make_page_app(hub: Bridge, columns: Sequence[Column], admin_note: str) -> web.Application:
     """The demo page's aiohttp application."""
 
     async def index(request: web.Request) -> web.Response:

@@ -1,4 +1,4 @@
-"""Helpers to run a real Hub in-process, for tests and benchmarks.
+"""Helpers to run a real bridge in-process, for tests and benchmarks.
 
     async with running_hub(CONFIG_TOML, tmp_path) as hub:
         ...  # the adapters in the config are started for real
@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from bridgebot.app import Bridge
 from bridgebot.config import parse_config
 from bridgebot.contract import NetworkSpec
-from bridgebot.core.hub import Hub
 from bridgebot.store import open_store
 
 __all__ = ["free_port", "running_hub"]
@@ -38,14 +38,14 @@ async def running_hub(
     env: Mapping[str, str] | None = None,
     registry: Mapping[str, NetworkSpec] | None = None,
     db_name: str = "bridgebot.db",
-) -> AsyncIterator[Hub]:
-    """Start a Hub on ``config_text`` with its store in ``workdir``; stop it on exit."""
+) -> AsyncIterator[Bridge]:
+    """Start a bridge on ``config_text`` with its store in ``workdir``; stop it on exit."""
     from adapters import registry as default_registry
     from adapters import settings_models
 
     config = parse_config(config_text, str(workdir / "bot.toml"), settings_models(), env or {})
     store = await open_store(workdir / db_name)
-    hub = Hub(config, registry or default_registry(), store)
+    hub = await Bridge.assemble(config, registry or default_registry(), store)
     try:
         await hub.start()
         yield hub

@@ -23,11 +23,13 @@ import logging
 
 from aiohttp import web
 
-from bridgebot.core.hub import Hub
+from bridgebot.app import Bridge
+from bridgebot.config import Config
+from bridgebot.errors import ConfigError
 from bridgebot.web.auth import Auth
 from bridgebot.web.handlers import AUTH, HUB, METRICS_LOCK, WEB_ACTOR, routes
 
-__all__ = ["WEB_ACTOR", "bound_port", "create_app", "serve"]
+__all__ = ["WEB_ACTOR", "bound_port", "create_app", "serve", "start_web"]
 
 log = logging.getLogger("bridgebot.web")
 
@@ -49,7 +51,7 @@ async def _add_headers(request: web.Request, response: web.StreamResponse) -> No
         response.headers.setdefault(name, value)
 
 
-def create_app(hub: Hub, *, token: str | None) -> web.Application:
+def create_app(hub: Bridge, *, token: str | None) -> web.Application:
     """The admin app for a started ``hub``; ``token=None`` disables the login (demo only)."""
     if token is not None and not token.strip():
         raise ValueError("the admin token is empty; set a real secret or pass token=None")
@@ -84,3 +86,18 @@ def bound_port(runner: web.AppRunner) -> int:
         if isinstance(address, tuple) and len(address) >= 2:
             return int(address[1])
     raise RuntimeError("the admin app is not listening on a TCP port")
+
+
+async def start_web(bridge: Bridge, config: Config, token: str | None = None) -> web.AppRunner:
+    """Serve the admin page for ``bridge`` on ``[web] bind``; refuse to run it without a token."""
+    if token is None:
+        if config.web.token is None:
+            raise ConfigError(
+                f"{config.source}: web.token: the admin page needs a token; write "
+                'token = "${BRIDGEBOT_ADMIN_TOKEN}" and export BRIDGEBOT_ADMIN_TOKEN'
+            )
+        token = config.web.token.get_secret_value()
+    host, _, port = config.web.bind.rpartition(":")
+    runner = await serve(create_app(bridge, token=token), host, int(port))
+    log.info("admin page on http://%s:%d/", host, bound_port(runner))
+    return runner

@@ -1,5 +1,5 @@
 """Request handlers of the admin page: overview, explain, rule changes, retries, health,
-metrics and the JSON state. Rule changes go through ``Hub.set_override``, the same path as
+metrics and the JSON state. Rule changes go through the admin service, the same path as
 ``!bridge set``, so they are validated, recompiled at once and audited."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import logging
 
 from aiohttp import web
 
-from bridgebot.core.hub import Hub
+from bridgebot.app import Bridge
 from bridgebot.core.topology import OVERRIDABLE_KEYS
 from bridgebot.errors import ConfigError
 from bridgebot.model import Author, RoomRef
@@ -23,7 +23,7 @@ __all__ = ["AUTH", "HUB", "METRICS_LOCK", "WEB_ACTOR", "routes"]
 
 log = logging.getLogger("bridgebot.web")
 
-HUB = web.AppKey("hub", Hub)
+HUB = web.AppKey("hub", Bridge)
 AUTH = web.AppKey("auth", Auth)
 METRICS_LOCK = web.AppKey("metrics_lock", asyncio.Lock)
 
@@ -92,7 +92,6 @@ async def explain_page(request: web.Request) -> web.Response:
         except ValueError as exc:
             output, status = fill('<p class="error">{e}</p>', e=exc), 400
         else:
-            assert hub.topology is not None
             name = query[2] or "someone"
             ref = f"{origin.account}:{name}"
             facts = MessageFacts(
@@ -103,9 +102,7 @@ async def explain_page(request: web.Request) -> web.Response:
             )
             lines = explain(hub.topology, origin, dest, facts)
             output = fill('<pre id="explanation">{o}</pre>', o="\n".join(lines))
-    rooms = sorted(
-        {str(r.room) for b in (hub.topology.bridges if hub.topology else ()) for r in b.rooms}
-    )
+    rooms = sorted({str(r.room) for b in hub.topology.bridges for r in b.rooms})
     body = explain_section(rooms, query, output)
     return _html(page("Explain a route", body, _nav(request)), status)
 
@@ -138,7 +135,7 @@ async def set_rule(request: web.Request) -> web.Response:
     room_text, key, value = form.get("room", ""), form.get("key", ""), form.get("value", "")
     try:
         room = RoomRef.parse(room_text)
-        await request.app[HUB].set_override(room, key, value.strip(), actor=WEB_ACTOR)
+        await request.app[HUB].admin.set_rule(room, key, value.strip(), WEB_ACTOR)
     except (ValueError, ConfigError) as exc:
         log.info("web: refused to set %r of %s: %s", key, room_text, exc)
         return await _refused(request, f"{room_text or 'no room'}: {exc}")
@@ -157,9 +154,9 @@ async def unset_rule(request: web.Request) -> web.Response:
         return await _refused(request, str(exc))
     if key not in OVERRIDABLE_KEYS:
         return await _refused(request, f"unknown key {key!r}")
-    if hub.topology is None or not hub.topology.memberships(room):
+    if not hub.topology.memberships(room):
         return await _refused(request, f"room {room} is in no bridge")
-    await hub.unset_override(room, key, actor=WEB_ACTOR)
+    await hub.admin.unset_rule(room, key, WEB_ACTOR)
     return _done(request, "unset")
 
 
@@ -171,10 +168,8 @@ async def retry_dead(request: web.Request) -> web.Response:
     except ValueError:
         return await _refused(request, "dead letter ids must be numbers")
     hub = request.app[HUB]
-    moved = await hub.store.retry_dead_letters(ids or None)
+    moved = await hub.admin.retry_dead_letters(ids, WEB_ACTOR)
     detail = "all" if not ids else ",".join(str(i) for i in ids)
-    await hub.store.audit(WEB_ACTOR, "retry", detail)
-    await hub.wake_all()
     log.info("web: %s retried %d dead letters (%s)", WEB_ACTOR, moved, detail)
     return _done(request, "retry", n=moved)
 
@@ -188,10 +183,10 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if ok else 503)
 
 
-async def _refresh_gauges(hub: Hub) -> None:
+async def _refresh_gauges(hub: Bridge) -> None:
     metrics = hub.metrics
     depths = await hub.store.queue_depths()
-    rooms = {str(r.room) for b in (hub.topology.bridges if hub.topology else ()) for r in b.rooms}
+    rooms = {str(r.room) for b in hub.topology.bridges for r in b.rooms}
     # clear() first so that a room no longer in the outbox or the config stops being reported.
     metrics.queued.clear()
     for room in rooms | set(depths):

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from rules import RoomPolicy
 
 if TYPE_CHECKING:
-    from bridgebot.core.hub import Hub
+    from bridgebot.app import Bridge
     from bridgebot.store import Store
 
 __all__ = [
@@ -192,12 +192,12 @@ async def _announcements(store: Store) -> list[AnnouncementView]:
     return out
 
 
-async def count_dead_letters(hub: Hub) -> int:
+async def count_dead_letters(hub: Bridge) -> int:
     """How many dead letters wait for a retry."""
     return len(await hub.store.dead_letters(limit=COUNT_LIMIT))
 
 
-async def collect(hub: Hub) -> AdminState:
+async def collect(hub: Bridge) -> AdminState:
     """Read the hub and its store into one snapshot."""
     store = hub.store
     queues = await store.queue_depths()

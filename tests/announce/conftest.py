@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bridgebot.core.hub import Hub
+from bridgebot.app import Bridge
 from bridgebot.lab.discord import DiscordLab
 from bridgebot.lab.harness import running_hub
 from bridgebot.lab.mail import Dovecot, MailLab
@@ -179,13 +179,11 @@ async def networks(synapse: Synapse, dovecot: Dovecot) -> AsyncIterator[Networks
 
 
 @asynccontextmanager
-async def bridged(networks: Networks, workdir: Path) -> AsyncIterator[Hub]:
+async def bridged(networks: Networks, workdir: Path) -> AsyncIterator[Bridge]:
     """A Hub on ``networks``, once every adapter is up; bot.toml is also written to
     ``workdir``, for the command line."""
     text = networks.config()
     (workdir / "bot.toml").write_text(text)
     async with running_hub(text, workdir, env=networks.env) as hub:
-        supervisor = hub.supervisor
-        assert supervisor is not None
-        await until(lambda: all(supervisor.is_up(a) for a in hub.adapters), WAIT)
+        await until(lambda: all(hub.states.is_up(a) for a in hub.adapters), WAIT)
         yield hub

@@ -18,7 +18,7 @@ import sys
 from email import message_from_bytes, policy
 from pathlib import Path
 
-from bridgebot.core.hub import Hub
+from bridgebot.app import Bridge
 from tests.announce.conftest import WAIT, Networks, bridged
 from tests.support import mailbox
 
@@ -102,9 +102,8 @@ async def announce(networks: Networks) -> tuple[str, str]:
     return first, summary
 
 
-async def settled(hub: Hub) -> None:
+async def settled(hub: Bridge) -> None:
     """Wait until the dispatcher has nothing left to do."""
-    assert hub.dispatcher is not None
     await hub.dispatcher.idle(WAIT)
 
 

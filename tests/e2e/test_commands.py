@@ -1,4 +1,4 @@
-"""Chat commands through a real Hub: roles, overrides with audit, consent, announcements."""
+"""Chat commands through a real Bridge: roles, overrides with audit, consent, announcements."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import aiohttp
 
-from bridgebot.core.hub import Hub
+from bridgebot.app import Bridge
 from bridgebot.lab.harness import running_hub
 from tests.e2e.conftest import ApiRoom, api_rooms, config_for
 
@@ -24,8 +24,7 @@ async def say(s: aiohttp.ClientSession, room: ApiRoom, user: str, text: str) -> 
         assert resp.status == 200, await resp.text()
 
 
-async def settle(hub: Hub, s: aiohttp.ClientSession, room: ApiRoom) -> list[dict[str, Any]]:
-    assert hub.dispatcher is not None
+async def settle(hub: Bridge, s: aiohttp.ClientSession, room: ApiRoom) -> list[dict[str, Any]]:
     await hub.dispatcher.idle()
     async with s.get(f"{room.url}/api/messages") as resp:
         data: list[dict[str, Any]] = await resp.json()

@@ -13,7 +13,7 @@ from typing import Any
 
 import aiohttp
 
-from bridgebot.core.hub import Hub
+from bridgebot.app import Bridge
 from bridgebot.lab.harness import running_hub
 from bridgebot.model import RoomRef
 from tests.e2e.conftest import ApiRoom, api_rooms, config_for
@@ -26,7 +26,7 @@ facilitators = ["api.a:fac"]
 """
 
 
-async def texts(hub: Hub, s: aiohttp.ClientSession, room: ApiRoom) -> list[str]:
+async def texts(hub: Bridge, s: aiohttp.ClientSession, room: ApiRoom) -> list[str]:
     return [m["text"] for m in await settle(hub, s, room)]
 
 
@@ -42,7 +42,7 @@ async def eventually(
 class Reader:
     """Everything one API room received so far (its buffer is emptied on each read)."""
 
-    def __init__(self, hub: Hub, s: aiohttp.ClientSession, room: ApiRoom) -> None:
+    def __init__(self, hub: Bridge, s: aiohttp.ClientSession, room: ApiRoom) -> None:
         self.hub, self.s, self.room = hub, s, room
         self.got: list[dict[str, Any]] = []
 
@@ -229,7 +229,7 @@ async def test_admin_links_and_unlinks_a_room_in_chat(tmp_path: Path) -> None:
         assert "api.c:api is now in bridge khub as public" in (await texts(hub, s, a))[0]
 
         async def c_is_up() -> bool:
-            return hub.supervisor is not None and hub.supervisor.is_up("api.c")
+            return hub.states.is_up("api.c")
 
         await eventually(c_is_up, what="api.c to restart")
         await say(s, a, "alice", "hello c")

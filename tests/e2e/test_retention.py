@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bridgebot.core.hub import Hub
+from bridgebot.app import Bridge
 from bridgebot.lab.harness import running_hub
 from tests.e2e.conftest import ApiRoom, api_rooms, config_for
 from tests.e2e.test_commands import say, settle
@@ -30,7 +30,7 @@ def with_store(config: str, **keys: str) -> str:
     return config.replace('path = "bridgebot.db"', 'path = "bridgebot.db"' + extra, 1)
 
 
-async def started_pass_done(hub: Hub) -> None:
+async def started_pass_done(hub: Bridge) -> None:
     async with asyncio.timeout(30):
         while hub.upkeep.pruned_at is None:
             await asyncio.sleep(0.02)

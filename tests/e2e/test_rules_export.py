@@ -1,4 +1,4 @@
-"""`bridgebot rules export` after real `!bridge` commands through a running Hub: the file it
+"""`bridgebot rules export` after real `!bridge` commands through a running Bridge: the file it
 writes holds the rules the bot is running with, keeps the admin's comments and ${ENV}
 references, and never overwrites the config by accident."""
 
@@ -12,8 +12,9 @@ from pathlib import Path
 import aiohttp
 
 from adapters import settings_models
+from bridgebot.app import Bridge
 from bridgebot.config import parse_config
-from bridgebot.core.hub import SECRET_CURSOR, Hub
+from bridgebot.core.rulebook import SECRET_CURSOR
 from bridgebot.core.topology import build_topology
 from bridgebot.lab.harness import running_hub
 from tests.e2e.conftest import api_rooms, config_for
@@ -32,7 +33,7 @@ def bridgebot(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-async def running_rules_equal(hub: Hub, text: str) -> bool:
+async def running_rules_equal(hub: Bridge, text: str) -> bool:
     secret = await hub.store.get_cursor(SECRET_CURSOR)
     assert secret is not None
     config = parse_config(text, "exported.toml", settings_models(), ENV)

@@ -33,7 +33,9 @@ async def test_the_most_slowly_paced_rooms_start_first(tmp_path: Path) -> None:
                       for room in ROOMS]  # fmt: skip
         assert await store.accept_message("api.one:api", "m1", "api.one:ann", None, 1.0,
                                           deliveries) is not None  # fmt: skip
-        dispatcher = Dispatcher(store, {}, DispatchConfig(), lambda account: True)
+        dispatcher = Dispatcher(
+            store, {}, DispatchConfig(), lambda account: True, on_rate_limited=lambda room: None
+        )
         dispatcher.notify_all(ROOMS)
         await dispatcher.idle()
         ran = [d.dest_room for d in reversed(await store.dead_letters())]

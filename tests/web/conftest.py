@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 
-from bridgebot.core.hub import Hub
+from bridgebot.app import Bridge
 from bridgebot.lab.harness import running_hub
 from bridgebot.web import bound_port, create_app, serve
 from tests.e2e.conftest import ApiRoom, config_for
@@ -26,7 +26,7 @@ TEST_LIMIT = 45.0
 class Admin:
     """A running hub, its admin page's base URL and a cookie-keeping client session."""
 
-    hub: Hub
+    hub: Bridge
     url: str
     http: aiohttp.ClientSession
     token: str | None
@@ -52,7 +52,6 @@ class Admin:
             return data
 
     async def settle(self) -> None:
-        assert self.hub.dispatcher is not None
         await self.hub.dispatcher.idle(limit=10)
 
 

@@ -26,7 +26,7 @@ async def test_changing_privacy_is_audited_shown_and_changes_relaying(tmp_path: 
         await say(admin.http, a, "alice", "after the change")
         await admin.settle()
         assert await received(admin.http, b) == []  # closed → public is withheld
-        assert admin.hub.withheld == 1
+        assert admin.hub.metrics.withheld_total == 1
 
         state = await admin.state()
         rooms = {r["room"]: r for r in state["bridges"][0]["rooms"]}

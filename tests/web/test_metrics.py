@@ -53,7 +53,6 @@ async def test_health_is_ok_when_every_adapter_is_up_and_degraded_otherwise(
                 "status": "ok",
                 "adapters": {a.account: "up", b.account: "up"},
             }
-        assert admin.hub.supervisor is not None
         await admin.hub.supervisor.stop()
         async with admin.http.get(f"{admin.url}/health") as resp:
             assert resp.status == 503
