@@ -182,7 +182,7 @@ def pair(origin: RoomPolicy, dest: RoomPolicy) -> Pair:
     cache = origin.pair_cache
     found = cache.get(id(dest))
     # The entry holds ``dest`` itself, so its id cannot be reused while the entry exists.
-    if found is None or found.dest is not dest:
+    if not isinstance(found, Pair) or found.dest is not dest:
         if len(cache) >= _PAIR_CACHE_LIMIT:
             cache.clear()  # only callers that build throwaway policies ever get here
         found = cache[id(dest)] = Pair(origin, dest)

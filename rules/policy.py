@@ -5,14 +5,10 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from bridgebot.model import RoomRef
 from rules.label import LabelPart, compile_label
 from rules.redact import Redaction, normalise_redactions
-
-if TYPE_CHECKING:
-    from rules.decide import Pair
 
 __all__ = [
     "Attribution",
@@ -99,8 +95,9 @@ class RoomPolicy:
     ignore_authors: tuple[re.Pattern[str], ...] = ()
     ignore_text: tuple[re.Pattern[str], ...] = ()
     tags: frozenset[str] = frozenset()
-    #: Memo of per-destination facts (see ``rules.decide.pair``); not part of the value.
-    pair_cache: dict[int, Pair] = field(init=False, repr=False, compare=False)
+    #: Memo of per-destination facts (``rules.decide.Pair``, which this module cannot name
+    #: without an import circle: decide reads policies); not part of the value.
+    pair_cache: dict[int, object] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "pair_cache", {})
