@@ -1,8 +1,8 @@
 """Typed settings for each network's ``[networks.TYPE.ACCOUNT]`` table.
 
-Key names are a public contract (DESIGN.md, "Config"). Each model forbids unknown keys so
-that ``bridgebot check`` catches typos. An adapter may add keys to its own model; secrets
-arrive here already resolved from ``${ENV}`` references.
+Key names are a public contract (bot.example.toml documents each). Each model forbids
+unknown keys so that ``bridgebot check`` catches typos. An adapter may add keys to its own
+model; secrets arrive here already resolved from ``${ENV}`` references.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Adapters implement :class:`Adapter` and are built by a :class:`NetworkSpec` factory from an
 :class:`AdapterSetup`; the core hands them an :class:`AdapterContext` for the little state
-they keep (cursors) and for echo checks. See DESIGN.md, "Adapter contract".
+they keep (cursors) and for echo checks. See docs/architecture.md, "Adapters".
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Slack: slack-bolt over Socket Mode in, the Web API out (see DESIGN.md, issue 4)."""
+"""Slack: slack-bolt over Socket Mode in, the Web API out."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Load ``bot.toml`` once, at start, into typed frozen objects (STYLE.md item 6).
+"""Load ``bot.toml`` once, at start, into typed frozen objects.
 
 Every problem in the file is reported at once, each naming the file, the key path, the bad
 value and what to write instead. ``${ENV}`` references in string values are filled from the

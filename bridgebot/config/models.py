@@ -1,4 +1,4 @@
-"""The typed, frozen objects ``bot.toml`` validates into (see DESIGN.md, "Config").
+"""The typed, frozen objects ``bot.toml`` validates into (bot.example.toml documents each).
 
 Key names are a public contract. Checks that need only one value (enums, regexes, label
 fields) live here; checks across sections (does a room's account exist?) live in
@@ -225,7 +225,7 @@ class RateConfig(_Frozen):
         return value or None
 
 
-#: Each network's documented limits (LAB-NOTES.md); a user table overrides key by key.
+#: Each network's published rate limits; a user table overrides them key by key.
 DEFAULT_RATES: Mapping[str, RateConfig] = {
     # Each network's published limit. The dispatcher spends a room's token when the send
     # has completed (the server has counted it by then), so pacing at the limit itself

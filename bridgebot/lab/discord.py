@@ -1,6 +1,6 @@
 """A Discord lab server: REST ``/api/v10``, a gateway websocket and a ``/_lab/`` control API.
 
-Real discord.py clients talk to it over loopback (see LAB-NOTES.md for the two module
+Real discord.py clients talk to it over loopback (the adapter sets discord.py's two module
 globals to point at it). Tests and ``bridgebot demo`` drive it through the Python methods
 (``post_as_user``, ``history``, ``drop_gateway``...) or the same over HTTP under ``/_lab/``.
 """

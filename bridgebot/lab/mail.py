@@ -1,6 +1,6 @@
 """A small real mailing-list server on loopback, for tests and ``bridgebot demo``.
 
-Two real parts (see LAB-NOTES.md, "Email"):
+Two real parts (see docs/architecture.md, "Testing with real parts"):
 
 - :class:`Dovecot`: a standalone Dovecot (``dovecot -F -c FILE``) serving IMAP and LMTP on
   free loopback ports, with passwd-file users and maildirs under a ``mktemp -d`` in /tmp that

@@ -1,9 +1,9 @@
 """A real Synapse homeserver on loopback, for tests and ``bridgebot demo``.
 
 Synapse is started as a subprocess (``python -m synapse.app.homeserver``) in a temporary
-directory with a generated config (see LAB-NOTES.md): fresh SQLite database, rate limits
-raised so tests are limited by CPU, not by policy, and its log written to a file so it
-never floods the test output. Users are registered through the shared-secret admin API.
+directory with a generated config: fresh SQLite database, rate limits raised so tests are
+limited by CPU, not by policy, and its log written to a file so it never floods the test
+output. Users are registered through the shared-secret admin API.
 
 The harness is synchronous on purpose: a test session starts one Synapse from a plain
 session-scoped fixture, outside any event loop. Async callers use ``asyncio.to_thread``.
