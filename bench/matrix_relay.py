@@ -39,7 +39,15 @@ from typing import Any
 import aiohttp
 from relay import cpu_seconds  # bench/ is on sys.path when run as a script
 
-from bridgebot.lab.harness import free_port
+from bridgebot.lab.relay import (
+    api_table,
+    bridge_config,
+    eventually,
+    free_port,
+    matrix_table,
+    wait_api_up,
+    write_config,
+)
 from bridgebot.lab.synapse import MatrixUser, Synapse
 
 WAIT = 180.0  # seconds: the upper bound of every phase
@@ -201,45 +209,15 @@ async def windowed(
 
 
 def bot_config(workdir: Path, api_port: int, synapse: Synapse, bot: MatrixUser, room: str) -> Path:
-    config = workdir / "bot.toml"
-    config.write_text(f"""
-[store]
-path = "bench.db"
-[log]
-level = "warning"
-[networks.api.a]
-bind = "127.0.0.1:{api_port}"
-[networks.matrix.home]
-homeserver = "{synapse.url}"
-user_id = "{bot.user_id}"
-password = "${{MATRIX_PASSWORD}}"
-[[bridges]]
-name = "khub"
-label = "{{author}} · {{network}}"
-  [[bridges.rooms]]
-  room = "api.a:api"
-  privacy = "public"
-  [[bridges.rooms]]
-  room = "matrix.home:{room}"
-  privacy = "public"
-""")
-    return config
-
-
-async def wait_up(
-    http: aiohttp.ClientSession, port: int, proc: asyncio.subprocess.Process
-) -> None:
-    async with asyncio.timeout(60):
-        while True:
-            if proc.returncode is not None:
-                raise RuntimeError("bridgebot exited")
-            try:
-                async with http.get(f"http://127.0.0.1:{port}/api/health") as r:
-                    if r.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
+    """The API room bridged with the Matrix room (the relay harness's config), as bot.toml."""
+    text = bridge_config(
+        api_table("a", api_port),
+        matrix_table(synapse.url, bot.user_id, "home"),
+        rooms=["api.a:api", f"matrix.home:{room}"],
+        head='[log]\nlevel = "warning"',
+        store="bench.db",
+    )
+    return write_config(workdir, text)
 
 
 async def bench(synapse: Synapse, workdir: Path, n: int, concurrency: int) -> list[Result]:
@@ -268,10 +246,12 @@ async def bench(synapse: Synapse, workdir: Path, n: int, concurrency: int) -> li
             )
         watchers: list[asyncio.Task[None]] = []
         try:
-            await wait_up(http, port, proc)
-            async with asyncio.timeout(60):
-                while bot.user_id not in await matrix.members(room):
-                    await asyncio.sleep(0.2)
+            await wait_api_up(port, 60, proc=proc, http=http)
+
+            async def joined() -> bool:
+                return bot.user_id in await matrix.members(room)
+
+            await eventually(joined, 60, interval=0.2, what=f"{bot.user_id} in {room}")
 
             async def say_room(key: str) -> None:
                 await matrix.say(room, key)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bridgebot.lab.harness import free_port
+from bridgebot.lab.relay import api_table, bridge_config, free_port, wait_api_up, write_config
 
 HERE = Path(__file__).resolve().parent
 TICK = os.sysconf("SC_CLK_TCK")
@@ -67,19 +67,6 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-async def wait_up(port: int) -> None:
-    async with aiohttp.ClientSession() as s:
-        for _ in range(600):
-            try:
-                async with s.get(f"http://127.0.0.1:{port}/api/health") as r:
-                    if r.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
-    raise RuntimeError(f"nothing answered on port {port}")
-
-
 async def drive(port_a: int, port_b: int, n: int, concurrency: int) -> tuple[float, list[float]]:
     """Post n messages to A keeping `concurrency` in flight; time each until it leaves B."""
     latencies: list[float] = []
@@ -116,27 +103,15 @@ async def drive(port_a: int, port_b: int, n: int, concurrency: int) -> tuple[flo
 
 
 def bot_config(workdir: Path, port_a: int, port_b: int) -> Path:
-    config = workdir / "bot.toml"
-    config.write_text(f"""
-[store]
-path = "bench.db"
-[log]
-level = "warning"
-[networks.api.a]
-bind = "127.0.0.1:{port_a}"
-[networks.api.b]
-bind = "127.0.0.1:{port_b}"
-[[bridges]]
-name = "khub"
-label = "{{author}} · {{network}}"
-  [[bridges.rooms]]
-  room = "api.a:api"
-  privacy = "public"
-  [[bridges.rooms]]
-  room = "api.b:api"
-  privacy = "public"
-""")
-    return config
+    """API room A bridged with API room B (the relay harness's config), as bot.toml."""
+    text = bridge_config(
+        api_table("a", port_a),
+        api_table("b", port_b),
+        rooms=["api.a:api", "api.b:api"],
+        head='[log]\nlevel = "warning"',
+        store="bench.db",
+    )
+    return write_config(workdir, text)
 
 
 async def measure(
@@ -146,8 +121,8 @@ async def measure(
         *argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        await wait_up(ports[0])
-        await wait_up(ports[1])
+        await wait_api_up(ports[0], proc=proc)
+        await wait_api_up(ports[1], proc=proc)
         await drive(*ports, min(200, n), concurrency)  # warm up
         cpu0 = cpu_seconds(proc.pid)
         elapsed, lat = await drive(*ports, n, concurrency)
