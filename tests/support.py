@@ -1,5 +1,5 @@
-"""Shared by the test suites: an in-memory core context, an emit collector, and a reader for
-a person's mailbox on the real Dovecot."""
+"""Shared by the test suites: an in-memory core context, an emit collector, a paced send,
+and a reader for a person's mailbox on the real Dovecot."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from typing import ClassVar
 
 from aioimaplib import aioimaplib
 
-from bridgebot.model import Event, RoomRef
+from bridgebot.contract import Adapter
+from bridgebot.errors import RateLimited
+from bridgebot.model import Event, Outbound, RoomRef
 
 
 class Clock:
@@ -92,6 +94,18 @@ class Collector:
         """Give stragglers a moment (to prove nothing more arrives), then return what did."""
         await asyncio.sleep(self.settle if seconds is None else seconds)
         return self.events
+
+
+async def send_paced(adapter: Adapter, room: RoomRef, out: Outbound, attempts: int = 50) -> str:
+    """``adapter.send`` as the dispatcher makes it: when the server's flood control answers
+    ``RateLimited``, wait the ``retry_after`` it named and send again. For tests that send
+    straight through an adapter to a lab that enforces its network's limits."""
+    for _ in range(attempts):
+        try:
+            return await adapter.send(room, out)
+        except RateLimited as exc:
+            await asyncio.sleep(exc.retry_after)
+    raise AssertionError(f"still rate limited after {attempts} tries: {room}")
 
 
 async def mailbox(port: int, user: str, password: str) -> list[bytes]:
