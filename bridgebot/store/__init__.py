@@ -4,8 +4,9 @@ announcements, links and cursors.
 Holds: the interface (:class:`Store`, a Protocol, in :mod:`.interface`) and the records
 that cross it (:mod:`.records`); :func:`open_store`, the one place that picks a back end;
 the SQLite back end (:class:`SQLiteStore` in :mod:`.sqlite`, with its plumbing
-:mod:`.sqlite_engine` and :mod:`.sqlite_tx`, its SQL :mod:`.sqlite_ops`,
-:mod:`.sqlite_admin` and :mod:`.sqlite_prune`, and its numbered :mod:`.migrations`).
+:mod:`.sqlite_engine` and :mod:`.sqlite_tx`, its SQL :mod:`.sqlite_relay`,
+:mod:`.sqlite_ops`, :mod:`.sqlite_admin` and :mod:`.sqlite_prune`, and its numbered
+:mod:`.migrations`).
 
 May import: :mod:`bridgebot.errors` only. The store knows rows, not rules, rooms' policies
 or adapters; the running core and the admin tools import it, never the other way round.

@@ -1,13 +1,14 @@
 """The SQLite back end of :class:`bridgebot.store.Store`: one file, one aiosqlite connection
 in WAL mode, through aiosqlite's public API only.
 
-The outbox is on the hot path of every relayed message, and every statement is a round
-trip to aiosqlite's worker thread, so: each hot-path write is one statement, atomic by
-itself (:mod:`.sqlite_ops`); writes queued while one group commits form the next, under
-one ``BEGIN IMMEDIATE … COMMIT``, their statements sent together (:mod:`.sqlite_tx`);
-a write of several statements runs in a savepoint, so a failing write fails alone; and
-the queue reads of rooms woken together are one statement (:mod:`.sqlite_engine`). The
-other tables are :mod:`.sqlite_admin`, the schema :mod:`.migrations`.
+The outbox is on the hot path of every relayed message, and every statement is a hand-off
+to aiosqlite's worker thread, so the statements are few: writes queued while one group
+commits form the next, under one commit (:mod:`.sqlite_tx`); the relay's writes (accept,
+follow-up, settle) of a group are one multi-row statement whose triggers do the work
+(:mod:`.sqlite_relay`); any other write is one statement, or runs in a savepoint, so a
+failing write fails alone; and the queue reads of rooms woken together are one statement
+(:mod:`.sqlite_engine`, :mod:`.sqlite_ops`). The other tables are :mod:`.sqlite_admin`,
+the schema :mod:`.migrations`.
 
 Durability: a method that returned has committed. With ``synchronous=NORMAL`` in WAL mode a
 commit survives the process being killed (it is in the OS page cache); only a power loss
@@ -29,6 +30,7 @@ import aiosqlite
 from bridgebot.errors import StoreError
 from bridgebot.store import migrations as schema
 from bridgebot.store import sqlite_ops as ops
+from bridgebot.store import sqlite_relay as relay
 from bridgebot.store.records import (
     DeadLetter,
     NewDelivery,
@@ -100,7 +102,7 @@ class SQLiteStore(SQLiteAdmin):
         """
         check_deliveries(deliveries)
         row = (room, remote_id, author_ref, bridge, ts, self._clock())
-        plan = ops.accept_message(row, ops.deliveries_json(deliveries))
+        plan = relay.accept_message(row, relay.deliveries_json(deliveries))
         return await self._apply("accept_message", plan)
 
     async def accept_followup(
@@ -118,13 +120,13 @@ class SQLiteStore(SQLiteAdmin):
         check_followup_kind(kind, room)
         check_deliveries(deliveries)
         row = (kind, room, remote_id, message_id, self._clock())
-        plan = ops.accept_followup(row, ops.deliveries_json(deliveries))
+        plan = relay.accept_followup(row, relay.deliveries_json(deliveries))
         return await self._apply("accept_followup", plan)
 
     async def add_deliveries(self, message_id: int, deliveries: Sequence[NewDelivery]) -> None:
         """Append deliveries for an existing message (announcements, re-sends)."""
         check_deliveries(deliveries)
-        plan = ops.add_deliveries(message_id, ops.deliveries_json(deliveries), self._clock())
+        plan = ops.add_deliveries(message_id, relay.deliveries_json(deliveries), self._clock())
         await self._apply("add_deliveries", plan)
 
     # -- the id map -----------------------------------------------------------------------
@@ -187,7 +189,7 @@ class SQLiteStore(SQLiteAdmin):
         With ``next_limit``, also return the room's next pending rows (as ``next_batch``),
         saving the dispatcher a trip to the database thread.
         """
-        plan = ops.complete(item, remote_id, self._clock(), next_limit)
+        plan = relay.complete(item, remote_id, self._clock(), next_limit)
         return await self._apply("complete", plan)
 
     def complete_soon(
@@ -195,7 +197,7 @@ class SQLiteStore(SQLiteAdmin):
     ) -> asyncio.Future[list[OutboxItem]]:
         """As :meth:`complete`, but queued at once and not awaited: the returned future
         settles at the commit. Writes queued after it commit after it."""
-        return self._enqueue("complete", ops.complete(item, remote_id, self._clock()))
+        return self._enqueue("complete", relay.complete(item, remote_id, self._clock()))
 
     async def postpone(self, item_id: int, attempts: int, not_before: float) -> None:
         """Record a failed attempt: the row stays at the head, retried after ``not_before``."""

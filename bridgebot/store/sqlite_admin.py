@@ -16,6 +16,7 @@ from typing import Any
 import aiosqlite
 
 from bridgebot.store import sqlite_ops as ops
+from bridgebot.store import sqlite_relay as relay
 from bridgebot.store.records import (
     DAY,
     Announcement,
@@ -123,7 +124,7 @@ class SQLiteAdmin(SQLiteEngine):
             announcement_id,
             message_id,
             deliveries,
-            ops.deliveries_json(deliveries),
+            relay.deliveries_json(deliveries),
             self._clock(),
         )
         return bool(queued)

@@ -1,146 +1,29 @@
-"""The SQLite store's SQL for the relay's hot path: the id map and the outbox.
-
-Each hot-path write is one statement (a :class:`~.sqlite_tx.Plan`), so that it is one
-round trip to aiosqlite's worker thread and atomic by itself, with no transaction or
-savepoint of its own. Where a write touches several tables, the statement is an INSERT
-into an empty TEMP view whose INSTEAD OF trigger does the work (:data:`CONNECTION_SETUP`,
-created on every connection: nothing of it is stored in the database file, so the schema
-and its version are untouched). A trigger refuses a duplicate with ``RAISE(ABORT, …)``,
-which undoes that statement only. Deliveries travel as one JSON parameter
-(:func:`deliveries_json`) that the statement unpacks with ``json_each``.
-
-The rarer writes of several statements (dead letters, retries) are async functions that
-wrap them in :func:`~.sqlite_tx.atomic`.
+"""The SQLite store's SQL for the id map and the outbox, apart from the relay's hot-path
+writes (:mod:`.sqlite_relay`): plain statements, the rarer writes of several statements
+(dead letters, retries: async functions in :func:`~.sqlite_tx.atomic`), and the outbox
+reads, those of rooms that ask together in one statement.
 """
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
 import aiosqlite
 
-from bridgebot.errors import StoreError
-from bridgebot.store.records import NewDelivery, OutboxItem
-from bridgebot.store.sqlite_tx import Outcome, Plan, Step, atomic
-
-# -- per-connection SQL: views whose INSTEAD OF triggers are the multi-table writes --------
-
-#: The refusal of an event accepted before (or of our own copy coming back).
-ALREADY = "bridgebot: already accepted"
-
-# Outbox rows from the JSON array [[dest_room, kind, payload, deadline], ...], in order;
-# {message_id} and {now} are SQL expressions.
-_OUTBOX_FROM_JSON = """
-    INSERT INTO outbox (message_id, dest_room, kind, payload, attempts, not_before,
-                        deadline, created_at)
-    SELECT {message_id}, json_extract(value, '$[0]'), json_extract(value, '$[1]'),
-           json_extract(value, '$[2]'), 0, 0, json_extract(value, '$[3]'), {now}
-    FROM json_each({deliveries}) ORDER BY key
-"""
-
-_ACCEPT_TRIGGER = """
-    CREATE TEMP TRIGGER accept_message INSTEAD OF INSERT ON accepting
-    BEGIN
-        SELECT RAISE(ABORT, '{already}')
-        WHERE EXISTS (SELECT 1 FROM messages WHERE room = NEW.room AND remote_id = NEW.remote_id)
-           OR EXISTS (SELECT 1 FROM copies WHERE room = NEW.room AND remote_id = NEW.remote_id);
-        INSERT INTO messages (room, remote_id, author_ref, bridge, ts, accepted_at)
-        VALUES (NEW.room, NEW.remote_id, NEW.author_ref, NEW.bridge, NEW.ts, NEW.accepted_at);
-        {outbox};
-    END
-""".format(
-    already=ALREADY,
-    outbox=_OUTBOX_FROM_JSON.format(
-        message_id="(SELECT id FROM messages WHERE room = NEW.room AND remote_id = NEW.remote_id)",
-        now="NEW.accepted_at",
-        deliveries="NEW.deliveries",
-    ),
-)
-_FOLLOWUP_TRIGGER = """
-    CREATE TEMP TRIGGER accept_followup INSTEAD OF INSERT ON following
-    BEGIN
-        SELECT RAISE(ABORT, '{already}')
-        WHERE EXISTS (SELECT 1 FROM followups
-                      WHERE kind = NEW.kind AND room = NEW.room AND remote_id = NEW.remote_id);
-        INSERT INTO followups (kind, room, remote_id, message_id, accepted_at)
-        VALUES (NEW.kind, NEW.room, NEW.remote_id, NEW.message_id, NEW.accepted_at);
-        {outbox};
-    END
-""".format(
-    already=ALREADY,
-    outbox=_OUTBOX_FROM_JSON.format(
-        message_id="NEW.message_id", now="NEW.accepted_at", deliveries="NEW.deliveries"
-    ),
-)
-
-CONNECTION_SETUP = (
-    # accept_message: dedupe, refuse echoes of our own copies, insert the message and its
-    # deliveries.
-    """
-    CREATE TEMP VIEW accepting (room, remote_id, author_ref, bridge, ts, accepted_at,
-                                deliveries)
-    AS SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL WHERE 0
-    """,
-    _ACCEPT_TRIGGER,
-    # accept_followup: dedupe on (kind, room, remote_id), insert it and its deliveries.
-    """
-    CREATE TEMP VIEW following (kind, room, remote_id, message_id, accepted_at, deliveries)
-    AS SELECT NULL, NULL, NULL, NULL, NULL, NULL WHERE 0
-    """,
-    _FOLLOWUP_TRIGGER,
-    # complete: drop the settled row; record the copy of a sent message, forget the copy a
-    # delete removed. INSERT OR REPLACE also drops another message's copy holding the same
-    # remote id in that room: a network may reuse an id (a number freed by a delete), the
-    # newest copy wins, and otherwise the unique (room, remote_id) index would refuse the
-    # insert and stall that room's queue. A re-sent copy keeps its first created_at.
-    """
-    CREATE TEMP VIEW settled (item_id, message_id, room, remote_id, kind, at)
-    AS SELECT NULL, NULL, NULL, NULL, NULL, NULL WHERE 0
-    """,
-    """
-    CREATE TEMP TRIGGER settle_delivery INSTEAD OF INSERT ON settled
-    BEGIN
-        DELETE FROM outbox WHERE id = NEW.item_id;
-        INSERT OR REPLACE INTO copies (message_id, room, remote_id, created_at)
-        SELECT NEW.message_id, NEW.room, NEW.remote_id, coalesce(
-            (SELECT created_at FROM copies WHERE message_id = NEW.message_id AND room = NEW.room),
-            NEW.at)
-        WHERE NEW.kind = 'message' AND NEW.remote_id IS NOT NULL;
-        DELETE FROM copies
-        WHERE NEW.kind = 'delete' AND message_id = NEW.message_id AND room = NEW.room;
-    END
-    """,
-)
+from bridgebot.store.records import OutboxItem
+from bridgebot.store.sqlite_relay import CONNECTION_SETUP, NEXT_BATCH, OUTBOX_FROM_JSON
+from bridgebot.store.sqlite_tx import Plan, Step, atomic
 
 # -- SQL, kept as constants so sqlite3's statement cache reuses the prepared statements ----
 
-_ACCEPT = """
-    INSERT INTO accepting (room, remote_id, author_ref, bridge, ts, accepted_at, deliveries)
-    VALUES (?, ?, ?, ?, ?, ?, ?)
-"""
-_MESSAGE_ID = "SELECT id FROM messages WHERE room = ? AND remote_id = ?"
-_FOLLOWUP = """
-    INSERT INTO following (kind, room, remote_id, message_id, accepted_at, deliveries)
-    VALUES (?, ?, ?, ?, ?, ?)
-"""
-_ADD_DELIVERIES = _OUTBOX_FROM_JSON.format(message_id="?1", now="?2", deliveries="?3")
-_SETTLE = """
-    INSERT INTO settled (item_id, message_id, room, remote_id, kind, at)
-    VALUES (?, ?, ?, ?, ?, ?)
-"""
+_ADD_DELIVERIES = OUTBOX_FROM_JSON.format(message_id="?1", now="?2", deliveries="?3")
 _INSERT_OUTBOX = """
     INSERT INTO outbox (message_id, dest_room, kind, payload, attempts, not_before, deadline,
                         created_at)
     VALUES (?, ?, ?, ?, 0, 0, ?, ?)
 """
-_ITEM_COLUMNS = (
-    "id, message_id, dest_room, kind, payload, attempts, not_before, deadline, created_at"
-)
-_NEXT_BATCH = f"SELECT {_ITEM_COLUMNS} FROM outbox WHERE dest_room = ? ORDER BY id LIMIT ?"
 _DELETE_ITEM = "DELETE FROM outbox WHERE id = ?"
 FIND_MESSAGE = """
     SELECT id FROM messages WHERE room = ?1 AND remote_id = ?2
@@ -204,86 +87,15 @@ async def configure(db: aiosqlite.Connection) -> str:
 
 
 async def create_connection_objects(db: aiosqlite.Connection) -> None:
-    """The TEMP views and triggers of :data:`CONNECTION_SETUP`, on this connection."""
+    """The TEMP table, views and triggers of :data:`.sqlite_relay.CONNECTION_SETUP`."""
     for statement in CONNECTION_SETUP:
         await db.execute(statement)
 
 
-# -- writes of the hot path -----------------------------------------------------------------
-
-
-def deliveries_json(deliveries: Sequence[NewDelivery]) -> str:
-    """Deliveries as the one JSON parameter the outbox inserts unpack."""
-    rows = [(d.dest_room, d.kind, d.payload, d.deadline) for d in deliveries]
-    try:
-        return json.dumps(rows, ensure_ascii=False, allow_nan=False)
-    except ValueError as exc:
-        raise StoreError(f"deliveries {rows!r}: deadlines must be finite numbers") from exc
-
-
-def _already(error: BaseException) -> bool:
-    return isinstance(error, sqlite3.IntegrityError) and str(error) == ALREADY
-
-
-def _accepted(outcomes: list[Outcome]) -> int | None:
-    (inserted, error), (found, rows) = outcomes
-    if not inserted:
-        if _already(error):
-            return None
-        raise error
-    if not found:
-        raise rows
-    return int(rows[0][0])
-
-
-def accept_message(
-    row: tuple[str, str, str, str | None, float, float], deliveries: str
-) -> Plan[int | None]:
-    """Insert an origin message and its deliveries (JSON); None if it is a duplicate or
-    one of our own copies coming back (an echo; checked here to save the Hub a trip)."""
-    room, remote_id = row[0], row[1]
-    return Plan(
-        (Step(_ACCEPT, (*row, deliveries)), Step(_MESSAGE_ID, (room, remote_id), rows=True)),
-        _accepted,
-    )
-
-
-def _followed(outcomes: list[Outcome]) -> bool:
-    ok, value = outcomes[0]
-    if ok:
-        return True
-    if _already(value):
-        return False
-    raise value
-
-
-def accept_followup(row: tuple[str, str, str, int, float], deliveries: str) -> Plan[bool]:
-    """Insert an edit/delete/reaction and its deliveries (JSON); False if a duplicate."""
-    return Plan((Step(_FOLLOWUP, (*row, deliveries)),), _followed)
-
-
 def add_deliveries(message_id: int, deliveries: str, now: float) -> Plan[int]:
-    """Append deliveries (JSON) for an existing message."""
+    """Append deliveries (JSON, :func:`.sqlite_relay.deliveries_json`) for an existing
+    message, in one statement."""
     return change(_ADD_DELIVERIES, (message_id, now, deliveries))
-
-
-def _items(outcomes: list[Outcome]) -> list[OutboxItem]:
-    for ok, value in outcomes:
-        if not ok:
-            raise value
-    return [OutboxItem(*row) for row in outcomes[1][1]] if len(outcomes) > 1 else []
-
-
-def complete(
-    item: OutboxItem, remote_id: str | None, now: float, next_limit: int = 0
-) -> Plan[list[OutboxItem]]:
-    """Drop a settled row and record (message) or forget (delete) the copy; then, if
-    ``next_limit``, read the room's next rows in the same round trip (the dispatcher's hot
-    path)."""
-    settle = Step(_SETTLE, (item.id, item.message_id, item.dest_room, remote_id, item.kind, now))
-    if not next_limit:
-        return Plan((settle,), _items)
-    return Plan((settle, Step(_NEXT_BATCH, (item.dest_room, next_limit), rows=True)), _items)
 
 
 # -- writes of several statements, off the hot path -----------------------------------------
@@ -344,7 +156,7 @@ async def retry_dead(db: aiosqlite.Connection, ids: Sequence[int] | None, now: f
 
 async def next_batch(db: aiosqlite.Connection, dest_room: str, limit: int) -> list[OutboxItem]:
     """The oldest ``limit`` rows of one room's queue."""
-    rows = await db.execute_fetchall(_NEXT_BATCH, (dest_room, limit))
+    rows = await db.execute_fetchall(NEXT_BATCH, (dest_room, limit))
     return [OutboxItem(*row) for row in rows]
 
 
@@ -352,10 +164,7 @@ async def next_batch(db: aiosqlite.Connection, dest_room: str, limit: int) -> li
 def _next_batches_sql(rooms: int) -> str:
     # A compound SELECT of one index search per room; the first column says which room
     # asked (a room may ask twice in one group).
-    one = (
-        f"SELECT * FROM (SELECT ? AS asker, {_ITEM_COLUMNS} FROM outbox "
-        "WHERE dest_room = ? ORDER BY id LIMIT ?)"
-    )
+    one = "SELECT * FROM (SELECT ? AS asker, " + NEXT_BATCH.removeprefix("SELECT ") + ")"
     return "\nUNION ALL\n".join([one] * rooms)
 
 

@@ -1,17 +1,17 @@
 """Transactions and the group commit over aiosqlite's public API, for the SQLite store.
 
 Every statement is a call into aiosqlite: it is queued to the connection's worker thread,
-and its answer comes back through the event loop. Waiting for each answer before sending
-the next statement costs a round trip between the two threads per statement (40–90 µs on
-a busy 2-core machine), which on the outbox's hot path would cost more than SQLite's own
-work. So:
+and its answer comes back through the event loop. Each call is a hand-off between the two
+threads (40–90 µs on a busy 2-core machine), which on the outbox's hot path costs more
+than SQLite's own work. So:
 
-- a hot-path write is a :class:`Plan`: *one* write statement, atomic by itself (SQLite
-  undoes a failing statement whole; the multi-table ones are INSTEAD OF triggers, see
-  :mod:`.sqlite_ops`), then reads that follow it, e.g. the row id it made. Its steps, and
-  the steps of consecutive plans in a group commit, are queued together and their answers
-  awaited together (:func:`send`): aiosqlite runs calls one at a time in the order they
-  were made, so they run back to back, in order, in one round trip;
+- a write of one statement is a :class:`Plan`: that statement, atomic by itself (SQLite
+  undoes a failing statement whole), and reads after it. Its steps, and the steps of the
+  plans next to it in a group commit, are queued together and their answers awaited
+  together (:func:`send`): aiosqlite runs calls one at a time in the order they were
+  made, so they run back to back, in order, in one round trip;
+- the relay's hot-path writes merge (:attr:`Plan.merge`, :mod:`.sqlite_relay`): a group
+  of them is one multi-row statement, one call;
 - any other write is an async function of the connection that wraps its statements in
   :func:`atomic`: ``BEGIN IMMEDIATE … COMMIT`` alone, a savepoint inside a group commit.
 """
@@ -60,15 +60,27 @@ class Plan(Generic[_T_co]):
 
     ``finish`` turns the steps' outcomes into the write's result, raising if it failed;
     by default the first step's result (rows changed, or rows).
+
+    ``merge`` makes the plan's write one row of a multi-row statement: ``merge(n)`` is the
+    statement for n such rows, their parameters one after another, and it returns one
+    row per write whose first column is that write's ``key`` (SQL does not promise the
+    order of RETURNING rows). A group made only of plans with the same ``merge`` is sent
+    as that one statement, their reads after it.
     """
 
     steps: tuple[Step, ...]
     finish: Callable[[list[Outcome]], _T_co] = _value_of_first
+    merge: Callable[[int], str] | None = None
+    key: Any = None
 
 
 #: A write queued for a group commit: a plan, or an async function of the connection and
 #: its arguments.
 Call = Plan[Any] | tuple[Callable[..., Awaitable[Any]], tuple[Any, ...]]
+
+#: Plans merged into one statement at most (their parameters stay well below SQLite's
+#: limit); a bigger group is sent statement by statement.
+MERGE_AT_MOST = 100
 
 _BEGIN = Step("BEGIN IMMEDIATE")
 _COMMIT = Step("COMMIT")
@@ -153,12 +165,14 @@ async def run_alone(db: aiosqlite.Connection, call: Call) -> Outcome:
 
 
 async def run_group(db: aiosqlite.Connection, calls: Sequence[Call]) -> list[Outcome]:
-    """Run queued writes under one ``BEGIN IMMEDIATE … COMMIT`` (group commit).
+    """Run queued writes under one commit (group commit).
 
-    The round trips and the commit, not the statements, are what cost on this hot path,
-    so the writes that arrive while one group commits share the next. Consecutive plans
-    are sent together with the BEGIN before them and the COMMIT after them: a group of
-    plans is one round trip. A function write runs in a savepoint.
+    The hand-offs and the commit, not the statements, are what cost on this hot path, so
+    the writes that arrive while one group commits share the next. A group of plans that
+    merge is one statement, its own transaction. Otherwise the group runs inside ``BEGIN
+    IMMEDIATE … COMMIT``: consecutive plans are sent together with the BEGIN before them
+    and the COMMIT after them (a group of plans is one round trip), and a function write
+    runs in a savepoint.
 
     One failing write is undone alone: a plan's single statement by SQLite, a function
     write by its savepoint. If the transaction itself fails (an I/O error, a full disk:
@@ -171,6 +185,9 @@ async def run_group(db: aiosqlite.Connection, calls: Sequence[Call]) -> list[Out
     """
     if len(calls) == 1:
         return [await run_alone(db, calls[0])]
+    merged = await _run_merged(db, calls)
+    if merged is not None:
+        return merged
     outcomes: list[Outcome] = [(False, None)] * len(calls)
     steps: list[Step] = [_BEGIN]
     plans: list[tuple[int, Plan[Any], int]] = []  # (index in calls, plan, its first step)
@@ -224,6 +241,42 @@ async def run_group(db: aiosqlite.Connection, calls: Sequence[Call]) -> list[Out
         await rollback(db)
         return everyone(exc)
     return outcomes
+
+
+async def _run_merged(db: aiosqlite.Connection, calls: Sequence[Call]) -> list[Outcome] | None:
+    """Run a group of plans that merge into one statement as that statement (one
+    transaction, one commit: the group's, with no BEGIN and COMMIT around it), their reads
+    after it; None if they do not merge, or if the statement failed: SQLite then undid it
+    whole, and the group is to be run write by write to find who failed."""
+    plans = [call for call in calls if isinstance(call, Plan)]
+    merge = plans[0].merge if plans else None
+    if (
+        merge is None
+        or len(plans) != len(calls)
+        or len(plans) > MERGE_AT_MOST
+        or any(plan.merge is not merge for plan in plans)
+    ):
+        return None
+    params = [p for plan in plans for p in plan.steps[0].params]
+    reads = [step for plan in plans for step in plan.steps[1:]]
+    results = await send(db, [Step(merge(len(plans)), params, rows=True), *reads])
+    ok, rows = results[0]
+    if not ok:
+        return None
+    by_key = {row[0]: row for row in rows}
+    outcomes, read = [], 1
+    for plan in plans:
+        extra = len(plan.steps) - 1
+        row = by_key.get(plan.key)
+        wrote: Outcome = (True, [row]) if row else (False, sqlite3.InterfaceError(_NO_ROW))
+        outcomes.append(finish(plan, [wrote, *results[read : read + extra]]))
+        read += extra
+    return outcomes
+
+
+# A merged statement returned no row for a write: a bug in its SQL, never a retry (the
+# statement committed).
+_NO_ROW = "the merged statement returned no row for this write"
 
 
 def _cause(results: list[Outcome]) -> BaseException:

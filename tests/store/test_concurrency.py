@@ -237,3 +237,27 @@ async def test_a_failing_write_of_several_statements_is_undone_alone(backend: Ba
         assert [e.action for e in await store.audit_log()] == ["after"]
     finally:
         await store.close()
+
+
+async def test_writes_made_together_apply_in_call_order(backend: Backend) -> None:
+    """A copy recorded by a settlement is known to an accept called after it, even when
+    the two commit together: the echo of our own copy is refused, not relayed back."""
+    store = await backend.open()
+    try:
+        to_b = [NewDelivery(B, "message", "{}", None)]
+        message_id = await store.accept_message(A, "m1", "u", None, 0, to_b)
+        assert message_id is not None
+        [item] = await store.next_batch(B)
+        to_a = [NewDelivery(A, "message", "{}", None)]
+        async with asyncio.timeout(10):
+            settled, echo, fresh = await asyncio.gather(
+                store.complete(item, "$copy"),
+                store.accept_message(B, "$copy", "bot", None, 0, to_a),
+                store.accept_message(B, "$other", "u", None, 0, []),
+            )
+        assert (settled, echo) == ([], None)
+        assert fresh is not None and fresh > message_id
+        assert await store.outbox_size() == 0
+        assert await store.find_message(B, "$copy") == message_id
+    finally:
+        await store.close()

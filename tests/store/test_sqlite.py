@@ -260,3 +260,54 @@ def test_the_store_uses_only_aiosqlites_public_api() -> None:
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("aiosqlite."):
                 used.append(f"{path.name}:{node.lineno}: from {node.module} import ...")
     assert used == []
+
+
+# -- the relay's writes of a group commit are one statement -----------------------------------
+
+
+async def test_a_group_of_relay_writes_is_one_statement(tmp_path: Path) -> None:
+    """Accepts (new, duplicate, echo), follow-ups and settlements made together: one
+    INSERT, no BEGIN, no fallback to one statement each (which would still be correct,
+    only slower: this test is what notices)."""
+    store = await SQLiteStore.open(tmp_path / "bridge.db")
+    try:
+        first = await accept(store, "m1", MATRIX)
+        [item] = await store.next_batch(MATRIX)
+        ran: list[str] = []
+        await store._db.set_trace_callback(ran.append)  # the SQLite back end's own connection
+        results = await asyncio.gather(
+            store.complete(item, "$copy"),
+            store.accept_message(SLACK, "m2", "u", None, 1.0, [to(MATRIX)]),
+            store.accept_message(SLACK, "m1", "u", None, 1.0, [to(MATRIX)]),  # duplicate
+            store.accept_message(MATRIX, "$copy", "bot", None, 1.0, [to(SLACK)]),  # echo
+            store.accept_followup("edit", SLACK, "e1", first, [to(MATRIX, "edit")]),
+            store.accept_followup("edit", SLACK, "e1", first, [to(MATRIX, "edit")]),
+        )
+        await store._db.set_trace_callback(None)
+        assert results == [[], first + 1, None, None, True, False]
+        # (The trace repeats a statement at the start of each trigger it fires.)
+        statements = set(ran)
+        assert len(statements) == 1, statements
+        assert statements.pop().startswith("INSERT INTO relay_writes")
+        assert [i.kind for i in await store.next_batch(MATRIX)] == ["message", "edit"]
+        assert await store.find_message(MATRIX, "$copy") == first
+    finally:
+        await store.close()
+
+
+async def test_a_relay_write_that_fails_is_replayed_alone(tmp_path: Path) -> None:
+    store = await SQLiteStore.open(tmp_path / "bridge.db")
+    try:
+        first = await accept(store, "m1")
+        results = await asyncio.gather(
+            store.accept_message(SLACK, "m2", "u", None, 1.0, [to(MATRIX)]),
+            store.accept_followup("edit", SLACK, "e1", 999, [to(MATRIX, "edit")]),  # no 999
+            store.accept_followup("edit", SLACK, "e2", first, [to(MATRIX, "edit")]),
+            return_exceptions=True,
+        )
+        assert results[0] == first + 1 and results[2] is True, results
+        assert isinstance(results[1], StoreError)
+        assert "accept_followup failed: FOREIGN KEY constraint failed" in str(results[1])
+        assert [i.kind for i in await store.next_batch(MATRIX)] == ["message", "edit"]
+    finally:
+        await store.close()

@@ -37,6 +37,16 @@ def put(k: str, v: str | None = "v") -> Plan[int]:
     return Plan((Step("INSERT INTO kv (k, v) VALUES (?, ?)", (k, v)),))
 
 
+def put_many(n: int) -> str:
+    return "INSERT INTO kv (k, v) VALUES " + ", ".join(["(?, ?)"] * n) + " RETURNING k"
+
+
+def mergeable(k: str, v: str | None = "v") -> Plan[list[Any]]:
+    """A plan whose write merges with its kind's: its result is its RETURNING row."""
+    step = Step(put_many(1), (k, v), rows=True)
+    return Plan((step,), merge=put_many, key=k)
+
+
 async def put_two(conn: aiosqlite.Connection, a: str, b: str | None) -> str:
     async with atomic(conn):
         await conn.execute("INSERT INTO kv (k, v) VALUES (?, 'v')", (a,))
@@ -133,3 +143,56 @@ async def test_a_write_alone_is_its_own_transaction(
     assert not ok and isinstance(error, sqlite3.IntegrityError)
     assert await run_group(db, [read_back("c")]) == [(True, ["a", "c"])]
     assert keys(tmp_path / "group.db") == ["a", "c"]
+
+
+async def statements_of(db: aiosqlite.Connection, calls: list[Call]) -> list[str]:
+    """The statements SQLite ran for ``calls``, and the outcomes."""
+    ran: list[str] = []
+    await db.set_trace_callback(ran.append)
+    try:
+        outcomes = await run_group(db, calls)
+    finally:
+        await db.set_trace_callback(None)
+    ran.append(repr(oks(outcomes)))
+    return ran
+
+
+async def test_a_group_of_mergeable_plans_is_one_statement(
+    db: aiosqlite.Connection, tmp_path: Path
+) -> None:
+    ran = await statements_of(db, [mergeable("a"), mergeable("b"), mergeable("c")])
+    assert ran == [
+        "INSERT INTO kv (k, v) VALUES ('a', 'v'), ('b', 'v'), ('c', 'v') RETURNING k",
+        "[True, True, True]",
+    ]
+    assert keys(tmp_path / "group.db") == ["a", "b", "c"]
+
+
+async def test_when_the_merged_statement_fails_each_plan_runs_on_its_own(
+    db: aiosqlite.Connection, tmp_path: Path
+) -> None:
+    ran = await statements_of(db, [mergeable("a"), mergeable("b", None), mergeable("c")])
+    assert ran[0] == (
+        "INSERT INTO kv (k, v) VALUES ('a', 'v'), ('b', NULL), ('c', 'v') RETURNING k"
+    )
+    assert ran[1:] == [
+        "BEGIN IMMEDIATE",
+        "INSERT INTO kv (k, v) VALUES ('a', 'v') RETURNING k",
+        "INSERT INTO kv (k, v) VALUES ('b', NULL) RETURNING k",
+        "INSERT INTO kv (k, v) VALUES ('c', 'v') RETURNING k",
+        "COMMIT",
+        "[True, False, True]",
+    ]
+    assert keys(tmp_path / "group.db") == ["a", "c"]
+
+
+async def test_plans_merge_only_with_their_own_kind(db: aiosqlite.Connection) -> None:
+    ran = await statements_of(db, [mergeable("a"), put("b"), mergeable("c")])
+    assert ran == [
+        "BEGIN IMMEDIATE",
+        "INSERT INTO kv (k, v) VALUES ('a', 'v') RETURNING k",
+        "INSERT INTO kv (k, v) VALUES ('b', 'v')",
+        "INSERT INTO kv (k, v) VALUES ('c', 'v') RETURNING k",
+        "COMMIT",
+        "[True, True, True]",
+    ]
