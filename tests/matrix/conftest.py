@@ -21,6 +21,7 @@ from pydantic import SecretStr
 from adapters.matrix import MatrixAdapter, create
 from adapters.settings import MatrixSettings
 from bridgebot.contract import AdapterSetup, Emit
+from bridgebot.lab.relay import api_table, bridge_config, matrix_table
 from bridgebot.lab.synapse import MatrixUser, Synapse
 from bridgebot.model import Outbound, RoomRef
 from tests import support
@@ -163,6 +164,16 @@ async def bot(synapse: Synapse) -> AsyncIterator[BotFactory]:
     factory = BotFactory(synapse, user)
     yield factory
     await factory.stop_all()
+
+
+def config(api_port: int, bot: BotFactory, room: str) -> str:
+    """bot.toml for the relay harness's pair: API room ``api.a:api`` bridged with the Matrix
+    room ``room`` of ``bot``'s account ``matrix.home`` (password from MATRIX_PASSWORD)."""
+    return bridge_config(
+        api_table("a", api_port),
+        matrix_table(bot.synapse.url, bot.user.user_id, "home", sync_timeout=1.0),
+        rooms=["api.a:api", f"matrix.home:{room}"],
+    )
 
 
 def outbound(key: str, text: str, **extra: Any) -> Outbound:
