@@ -105,38 +105,41 @@ async def test_replies_point_at_the_right_copy_both_ways(pair: Pair, driver: Dri
 
 async def test_edits_follow_as_far_as_claimed(pair: Pair, driver: Driver) -> None:
     room = await pair.room()
-    claims = pair.claims()
+    edits = pair.claims().edits
     async with pair.running() as relay:
         if driver.human_edits:
             draft = await driver.post(room, "draft")
-            draft_copy = await relay.api.wait_text("draft")
+            await relay.api.wait_text("draft")
             await driver.edit(room, draft, "draft, edited")
-            edited = await relay.api.wait_text("draft, edited")
-            assert edited["id"] == draft_copy["id"]
+            await api_barrier(relay, driver, room, "after the draft")
+            got = relay.api.received
+            edited = ["draft, edited"] if edits else []
+            assert [m["text"] for m in got] == ["draft", *edited, "after the draft"]
+            if edits:
+                assert got[1]["id"] == got[0]["id"]  # the edit names the copy it changes
         first = await relay.api.post(text="hello")
         copy = await driver.wait_copy(room, "hello")
         await relay.api.post(text="hello, edited", id=first["id"])
-        if claims.edits:
-            edited_copy = await driver.wait_copy(room, "hello, edited")
-            assert (edited_copy.id, edited_copy.label) == (copy.id, LABEL)
-        else:
-            await network_barrier(relay, driver, room, "after the edit")
-            assert [c.text for c in await driver.copies(room)] == ["hello", "after the edit"]
+        await network_barrier(relay, driver, room, "after the edit")
+        copies = await driver.copies(room)
+    shown = "hello, edited" if edits else "hello"
+    assert [(c.id, c.label, c.text) for c in copies[:1]] == [(copy.id, LABEL, shown)]
+    assert [c.text for c in copies] == [shown, "after the edit"]
 
 
 async def test_deletes_follow_as_far_as_claimed(pair: Pair, driver: Driver) -> None:
     room = await pair.room()
-    claims = pair.claims()
+    deletes = pair.claims().deletes
     async with pair.running() as relay:
         if driver.human_deletes:
             doomed = await driver.post(room, "doomed")
-            doomed_copy = await relay.api.wait_text("doomed")
+            await relay.api.wait_text("doomed")
             await driver.delete(room, doomed)
-            await relay.api.wait_for(lambda got: got[-1].get("event") == "msg_delete")
-            assert (relay.api.received[-1]["id"], len(relay.api.received)) == (
-                doomed_copy["id"],
-                2,
-            )
+            await api_barrier(relay, driver, room, "after the doomed")
+            got = relay.api.received
+            events = [(m["event"], m["id"]) for m in got]
+            gone = [("msg_delete", got[0]["id"])] if deletes else []
+            assert events == [("", got[0]["id"]), *gone, ("", got[-1]["id"])]
         first = await relay.api.post(text="hello")
         await driver.wait_copy(room, "hello")
         await relay.api.post(text="kept")
@@ -144,7 +147,7 @@ async def test_deletes_follow_as_far_as_claimed(pair: Pair, driver: Driver) -> N
         await relay.api.post(event="msg_delete", id=first["id"])
         await network_barrier(relay, driver, room, "after the delete")
         texts = [c.text for c in await driver.copies(room)]
-        assert texts == [*([] if claims.deletes else ["hello"]), "kept", "after the delete"]
+    assert texts == [*([] if deletes else ["hello"]), "kept", "after the delete"]
 
 
 async def test_reactions_follow_as_far_as_claimed(driver: Driver, tmp_path: Path) -> None:

@@ -72,6 +72,8 @@ class Driver(ABC):
     #: a mass mention from the API side and the harmless form it must take here
     mention: ClassVar[MentionSample]
     wait: ClassVar[float] = WAIT
+    #: the bot's account on this network in bot.toml (``slack.lab``)
+    account: str = ""
 
     # ---- lifecycle and configuration ----------------------------------------------------
 
@@ -91,13 +93,13 @@ class Driver(ABC):
     def accounts_toml(self) -> str:
         """The ``[networks.X.Y]`` tables for bot.toml (after the rooms are made)."""
 
-    @abstractmethod
     def accounts(self) -> list[str]:
-        """The account names those tables define (``slack.lab``)."""
+        """The account names those tables define."""
+        return [self.account]
 
-    @abstractmethod
     def ref(self, room: str) -> str:
         """``ACCOUNT:ROOM`` for a room made here."""
+        return f"{self.account}:{room}"
 
     def env(self) -> dict[str, str]:
         """Environment the tables refer to (``${SLACK_BOT_TOKEN}``...)."""

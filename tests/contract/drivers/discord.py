@@ -23,6 +23,7 @@ class DiscordDriver(Driver):
     """Text channels in the lab guild; Alice is a member, the bot posts through webhooks."""
 
     network = "discord"
+    account = "discord.lab"
     human_name = "Alice"
     # after a new gateway session the adapter reads each channel's history since the last
     # message it reported
@@ -33,7 +34,6 @@ class DiscordDriver(Driver):
         self.lab = DiscordLab(
             rate_limits=RateLimitConfig(per_route=1000, window=1.0, global_per_second=10_000)
         )
-        self.account = "discord.lab"
         self.alice = ""
         self._sessions = 0
 
@@ -49,12 +49,6 @@ class DiscordDriver(Driver):
 
     def accounts_toml(self) -> str:
         return self.lab.account_toml(guild_ready_timeout=0.05)
-
-    def accounts(self) -> list[str]:
-        return [self.account]
-
-    def ref(self, room: str) -> str:
-        return f"{self.account}:{room}"
 
     def env(self) -> dict[str, str]:
         return {"DISCORD_TOKEN": self.lab.bot.token}

@@ -9,6 +9,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from typing import Any
 
+from bridgebot.lab import account_table
 from bridgebot.lab.mail import Dovecot, MailLab
 from tests.contract.drivers.base import Driver, File, MentionSample, Seen
 
@@ -19,6 +20,7 @@ class EmailDriver(Driver):
     """Lists with the bridge's address and Dave subscribed."""
 
     network = "email"
+    account = "email.lab"
     human_name = "Dave Smith"
     # Mail, once sent, is neither edited nor unsent, and has no reactions.
     human_edits = False
@@ -32,7 +34,6 @@ class EmailDriver(Driver):
 
     def __init__(self, dovecot: Dovecot) -> None:
         self.lab = MailLab(dovecot)
-        self.account = "email.lab"
         tag = secrets.token_hex(4)  # Dovecot's mailboxes outlive this test
         self.bridge = f"contract-bridge-{tag}@bot.example"
         self.dave = f"dave-{tag}@people.example"
@@ -53,20 +54,14 @@ class EmailDriver(Driver):
         return address
 
     def accounts_toml(self) -> str:
-        bridge, lab = self.bridge, self.lab
-        return (
-            f"[networks.email.lab]\n"
-            f'address = "{bridge}"\n'
-            f'smtp = "smtp://127.0.0.1:{lab.smtp_port}"\n'
-            f'imap = "imap://{bridge}:${{IMAP_PASSWORD}}@127.0.0.1:{lab.imap_port}"\n'
-            f"timeout = 5\n"
+        return account_table(
+            "email",
+            "lab",
+            address=self.bridge,
+            smtp=f"smtp://127.0.0.1:{self.lab.smtp_port}",
+            imap=f"imap://{self.bridge}:${{IMAP_PASSWORD}}@127.0.0.1:{self.lab.imap_port}",
+            timeout=5,
         )
-
-    def accounts(self) -> list[str]:
-        return [self.account]
-
-    def ref(self, room: str) -> str:
-        return f"{self.account}:{room}"
 
     def env(self) -> dict[str, str]:
         return {"IMAP_PASSWORD": "pw"}

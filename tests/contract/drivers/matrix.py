@@ -21,6 +21,7 @@ class MatrixDriver(Driver):
     """Public rooms that Alice creates; the bot account joins them when it starts."""
 
     network = "matrix"
+    account = "matrix.lab"
     human_name = "Alice"
     # the adapter stores its /sync token and pages back from it after a restart
     catches_up = True
@@ -29,7 +30,6 @@ class MatrixDriver(Driver):
 
     def __init__(self, synapse: Synapse) -> None:
         self.synapse = synapse
-        self.account = "matrix.lab"
         self.bot: MatrixUser | None = None
         self.alice: Human | None = None
         self._http: aiohttp.ClientSession | None = None
@@ -57,12 +57,6 @@ class MatrixDriver(Driver):
     def accounts_toml(self) -> str:
         assert self.bot is not None
         return matrix_table(self.synapse.url, self.bot.user_id, sync_timeout=1.0)
-
-    def accounts(self) -> list[str]:
-        return [self.account]
-
-    def ref(self, room: str) -> str:
-        return f"{self.account}:{room}"
 
     def env(self) -> dict[str, str]:
         assert self.bot is not None

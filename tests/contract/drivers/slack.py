@@ -20,6 +20,7 @@ class SlackDriver(Driver):
     """Channels in one lab workspace, with Alice and the bot in each."""
 
     network = "slack"
+    account = "slack.lab"
     human_name = "Alice"
     # Slack redelivers an event until the app acknowledges it (Socket Mode envelopes):
     # what was posted while the bridge was stopped reaches its next connection.
@@ -32,7 +33,6 @@ class SlackDriver(Driver):
     def __init__(self, *, post_rate: float = 50.0, post_burst: int = 20) -> None:
         # above Slack's 1/s so functional tests do not wait; pacing has its own tests
         self.lab = SlackLab(post_rate=post_rate, post_burst=post_burst)
-        self.account = "slack.lab"
         self.alice = ""
 
     async def start(self) -> None:
@@ -47,12 +47,6 @@ class SlackDriver(Driver):
 
     def accounts_toml(self) -> str:
         return self.lab.account_toml(ping_interval=0.5)
-
-    def accounts(self) -> list[str]:
-        return [self.account]
-
-    def ref(self, room: str) -> str:
-        return f"{self.account}:{room}"
 
     def env(self) -> dict[str, str]:
         return {"SLACK_BOT_TOKEN": self.lab.bot_token, "SLACK_APP_TOKEN": self.lab.app_token}

@@ -17,6 +17,7 @@ class TelegramDriver(Driver):
     """Supergroups with Alice as a member and the bot as an administrator."""
 
     network = "telegram"
+    account = "telegram.lab"
     human_name = "Alice"
     # The Bot API never tells bots that a message was deleted.
     human_deletes = False
@@ -29,7 +30,6 @@ class TelegramDriver(Driver):
     def __init__(self) -> None:
         # the published limits, 1000 times faster: functional tests are not about pacing
         self.lab = TelegramLab(RateLimits(time_scale=0.001))
-        self.account = "telegram.lab"
         self.bot: LabBot | None = None
         self.alice = 0
         self._polls = 0
@@ -51,12 +51,6 @@ class TelegramDriver(Driver):
 
     def accounts_toml(self) -> str:
         return self.lab.account_toml(poll_timeout=5)
-
-    def accounts(self) -> list[str]:
-        return [self.account]
-
-    def ref(self, room: str) -> str:
-        return f"{self.account}:{room}"
 
     def env(self) -> dict[str, str]:
         assert self.bot is not None
