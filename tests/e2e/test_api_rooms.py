@@ -9,6 +9,7 @@ Relaying both ways with the label, replies and files are the contract suite's
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -165,13 +166,20 @@ async def test_many_posts_in_flight_arrive_once_each_in_order(tmp_path: Path) ->
                     window.release()
 
             receiver = asyncio.create_task(receive())
-            for i in range(n):
-                await window.acquire()
-                frame = {"text": f"m{i:04d}", "username": "u", "gateway": "khub"}
-                await wa.send_str(json.dumps(frame))
-            # a duplicate would arrive before a message sent after every other one
-            await window.acquire()
-            await wa.send_str(json.dumps({"text": "end", "username": "u", "gateway": "khub"}))
-            async with asyncio.timeout(30):
-                await receiver
+            try:
+                async with asyncio.timeout(60):
+                    for i in range(n):
+                        await window.acquire()
+                        frame = {"text": f"m{i:04d}", "username": "u", "gateway": "khub"}
+                        await wa.send_str(json.dumps(frame))
+                    # a duplicate would arrive before a message sent after every other one
+                    await window.acquire()
+                    end = {"text": "end", "username": "u", "gateway": "khub"}
+                    await wa.send_str(json.dumps(end))
+                    await receiver
+            finally:
+                # a receiver that gave up leaves the sender waiting for a slot: say why
+                receiver.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await receiver
     assert got == [*(f"m{i:04d}" for i in range(n)), "end"]

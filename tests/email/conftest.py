@@ -16,6 +16,7 @@ from adapters.email import EmailAdapter, create
 from adapters.settings import EmailSettings
 from bridgebot.contract import AdapterSetup
 from bridgebot.lab.mail import Dovecot, MailLab
+from bridgebot.lab.relay import eventually
 from bridgebot.model import Outbound, RoomRef
 from tests import support
 from tests.support import MemoryContext
@@ -32,9 +33,7 @@ class Collector(support.Collector):
 
 async def until(condition: Callable[[], bool], within: float = 10.0) -> None:
     """Wait (polling, with a timeout) until ``condition()`` holds."""
-    async with asyncio.timeout(within):
-        while not condition():
-            await asyncio.sleep(0.02)
+    await eventually(condition, within)
 
 
 def outbound(text: str, key: str | None = None, **extra: Any) -> Outbound:
