@@ -24,8 +24,7 @@ from pathlib import Path
 import aiohttp
 
 from bridgebot.lab.harness import free_port
-from tests.matrix.conftest import BotFactory, Human
-from tests.matrix.test_relay import config
+from tests.matrix.conftest import BotFactory, Human, config
 
 People = Callable[..., Awaitable[Human]]
 

@@ -45,7 +45,7 @@ async def test_send_escapes_hostile_html_and_mentions(world: World) -> None:
     adapter = world.adapter()
     await adapter.start(Collector())
     hostile = '<script>alert(1)</script> & <b>x</b> <a href="tg://user?id=1">y</a> @alice'
-    remote_id = await adapter.send(world.room(), outbound(hostile, label="<i>Ann</i>"))
+    remote_id = await send_paced(adapter, world.room(), outbound(hostile, label="<i>Ann</i>"))
     (message,) = world.lab.history(world.group)
     assert str(message["message_id"]) == remote_id
     # the lab applied parse_mode=HTML: only the label's bold survived as markup
@@ -58,7 +58,9 @@ async def test_send_escapes_hostile_html_and_mentions(world: World) -> None:
 async def test_send_renders_markdown_subset(world: World) -> None:
     adapter = world.adapter()
     await adapter.start(Collector())
-    await adapter.send(world.room(), outbound("**b** _i_ `c<d>` [site](https://e.org/?a=1&b=2)"))
+    await send_paced(
+        adapter, world.room(), outbound("**b** _i_ `c<d>` [site](https://e.org/?a=1&b=2)")
+    )
     (message,) = world.lab.history(world.group)
     assert message["text"] == "Ann · api: b i c<d> site"
     kinds = [(e["type"], e.get("url")) for e in message["entities"]]
@@ -74,7 +76,7 @@ async def test_send_renders_markdown_subset(world: World) -> None:
 async def test_long_text_is_cut_to_telegram_limit(world: World) -> None:
     adapter = world.adapter()
     await adapter.start(Collector())
-    await adapter.send(world.room(), outbound("x" * 5000))
+    await send_paced(adapter, world.room(), outbound("x" * 5000))
     (message,) = world.lab.history(world.group)
     assert len(message["text"]) == 4096
     assert message["text"].endswith("…")
@@ -87,12 +89,14 @@ async def test_replies_both_ways(world: World, collector: Collector) -> None:
     world.lab.post_as_user(world.group, world.bob["id"], "answer", reply_to=first["message_id"])
     events = await collector.wait_for(2)
     assert events[1].reply_to == str(first["message_id"])
-    copy_id = await adapter.send(world.room(), outbound("reply", reply_to=events[1].remote_id))
+    copy_id = await send_paced(
+        adapter, world.room(), outbound("reply", reply_to=events[1].remote_id)
+    )
     copy = world.lab.history(world.group)[-1]
     assert str(copy["message_id"]) == copy_id
     assert copy["reply_to_message"]["message_id"] == int(events[1].remote_id)
     # a reply to a message that is gone still goes out, without the reply
-    await adapter.send(world.room(), outbound("orphan", reply_to="999"))
+    await send_paced(adapter, world.room(), outbound("orphan", reply_to="999"))
     assert "reply_to_message" not in world.lab.history(world.group)[-1]
 
 
@@ -128,7 +132,7 @@ async def test_thread_in_plain_group_becomes_reply(world: World) -> None:
     adapter = world.adapter()
     await adapter.start(Collector())
     root = world.lab.post_as_user(world.group, world.alice["id"], "root")
-    await adapter.send(world.room(), outbound("in thread", thread=str(root["message_id"])))
+    await send_paced(adapter, world.room(), outbound("in thread", thread=str(root["message_id"])))
     message = world.lab.history(world.group)[-1]
     assert message["reply_to_message"]["message_id"] == root["message_id"]
     assert "message_thread_id" not in message
@@ -145,11 +149,12 @@ async def test_edits_both_ways(world: World, collector: Collector) -> None:
         str(original["message_id"]),
         "the plan",
     )
-    copy_id = await adapter.send(world.room(), outbound("draft"))
+    copy_id = await send_paced(adapter, world.room(), outbound("draft"))
     await adapter.edit(world.room(), copy_id, outbound("final <b>"))
     await adapter.edit(world.room(), copy_id, outbound("final <b>"))  # a retry: no error
     assert world.lab.history(world.group)[-1]["text"] == "Ann · api: final <b>"
-    file_copy = await adapter.send(
+    file_copy = await send_paced(
+        adapter,
         world.room(),
         outbound("with file", attachments=(Attachment("a.txt", "text/plain", 3, data=b"abc"),)),
     )
@@ -162,8 +167,8 @@ async def test_deletes_and_the_48_hour_window(
 ) -> None:
     adapter = world.adapter()
     await adapter.start(Collector())
-    fresh = await adapter.send(world.room(), outbound("fresh"))
-    old = await adapter.send(world.room(), outbound("old"))
+    fresh = await send_paced(adapter, world.room(), outbound("fresh"))
+    old = await send_paced(adapter, world.room(), outbound("old"))
     await adapter.delete(world.room(), fresh)
     await adapter.delete(world.room(), fresh)  # already gone: fine
     world.lab.set_message_date(world.group, int(old), int(time.time()) - 49 * 3600)
@@ -218,7 +223,7 @@ async def test_files_both_ways(world: World, collector: Collector) -> None:
         Attachment("notes.txt", "text/plain", 5, data=b"notes"),
         Attachment("big.iso", "application/octet-stream", 10**9, url="https://files.example/big"),
     )
-    await adapter.send(world.room(), outbound("see <these>", attachments=files))
+    await send_paced(adapter, world.room(), outbound("see <these>", attachments=files))
     sent = world.lab.history(world.group)[-2:]
     assert "photo" in sent[0] and sent[0]["caption"] == "Ann · api: see <these>\nbig.iso"
     assert sent[1]["document"]["file_name"] == "notes.txt"
@@ -350,7 +355,7 @@ async def test_unknown_room_is_permanent(world: World) -> None:
     adapter = world.adapter()
     await adapter.start(Collector())
     with pytest.raises(PermanentError, match=r"(?i)chat not found") as missing:
-        await adapter.send(world.room("-100999"), outbound("x"))
+        await send_paced(adapter, world.room("-100999"), outbound("x"))
     assert f"telegram account {ACCOUNT}, room -100999" in str(missing.value)
     with pytest.raises(PermanentError, match="not a chat id"):
-        await adapter.send(world.room("general"), outbound("x"))
+        await send_paced(adapter, world.room("general"), outbound("x"))
