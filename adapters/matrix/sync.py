@@ -108,7 +108,12 @@ class SyncLoop:
         """First sync: catch up from the stored token (or just learn state on a first run)."""
         stored = await self.adapter.context.get_cursor(SYNC_CURSOR)
         limit = self.adapter.settings.timeline_limit
-        resp = await self._sync(stored, timeout_ms=0, timeline_limit=limit)
+        # Resuming from a stored token, the answer would hold only what changed since: ask
+        # for the rooms' whole state too, or nio knows no member's display name and every
+        # label after a restart shows the bare user id.
+        resp = await self._sync(
+            stored, timeout_ms=0, timeline_limit=limit, full_state=stored is not None
+        )
         if stored is None:
             # A first run relays nothing from before the bot existed.
             await self.adapter.context.set_cursor(SYNC_CURSOR, resp.next_batch)
@@ -125,7 +130,9 @@ class SyncLoop:
             # wait() neither raises the task's CancelledError nor hides our own cancellation.
             await asyncio.wait({task})
 
-    async def _sync(self, since: str | None, timeout_ms: int, timeline_limit: int) -> SyncResponse:
+    async def _sync(
+        self, since: str | None, timeout_ms: int, timeline_limit: int, full_state: bool = False
+    ) -> SyncResponse:
         client = self.adapter.client
         with map_errors(self.adapter.where(None, "sync")):
             async with asyncio.timeout(timeout_ms / 1000 + self.adapter.settings.request_timeout):
@@ -134,7 +141,7 @@ class SyncLoop:
                         timeout=timeout_ms,
                         since=since,
                         sync_filter=_filter(timeline_limit, self.adapter.user_id),
-                        full_state=False,
+                        full_state=full_state,
                     )
                 )
         assert isinstance(resp, SyncResponse)

@@ -238,7 +238,9 @@ async def test_restart_catches_up_as_far_as_claimed(pair: Pair, driver: Driver) 
             await driver.post(room, "while the bridge was down")
     async with pair.running() as relay:
         if driver.catches_up:
-            await relay.api.wait_text("while the bridge was down")
+            missed = await relay.api.wait_text("while the bridge was down")
+            # Labelled as before the restart: the adapter knows names again at once.
+            assert missed["username"] == label_of(driver)
         await api_barrier(relay, driver, room, "after the restart")
         expected = ["while the bridge was down"] if driver.catches_up else []
         assert [m["text"] for m in relay.api.received] == [*expected, "after the restart"]
