@@ -11,11 +11,11 @@ by everything and depends on nothing that runs.
 
 from __future__ import annotations
 
-from bridgebot.config.load import (
+from bridgebot.config.load import SECTIONS, load_config, parse_config
+from bridgebot.config.models import (
     BUILTIN_REDACTIONS,
     DEFAULT_RATES,
     LABEL_FIELDS,
-    SECTIONS,
     BridgeConfig,
     Config,
     DispatchConfig,
@@ -27,11 +27,8 @@ from bridgebot.config.load import (
     RoomConfig,
     StoreConfig,
     WebConfig,
-    format_problems,
-    load_config,
-    parse_config,
-    summary,
 )
+from bridgebot.config.report import format_problems, summary
 
 __all__ = [
     "BUILTIN_REDACTIONS",

@@ -19,15 +19,10 @@ from pydantic import BaseModel, ValidationError
 from bridgebot.config.checks import ParsedBridge, check_bridges, check_rate_types, check_roles
 from bridgebot.config.env import interpolate
 from bridgebot.config.models import (
-    BUILTIN_REDACTIONS,
-    DEFAULT_RATES,
-    LABEL_FIELDS,
     BridgeConfig,
     Config,
     DispatchConfig,
     LogConfig,
-    RateConfig,
-    RedactConfig,
     ReloadConfig,
     RolesConfig,
     RoomConfig,
@@ -35,30 +30,9 @@ from bridgebot.config.models import (
     WebConfig,
 )
 from bridgebot.config.problems import Loc, did_you_mean, format_path, show_value, translate_errors
-from bridgebot.config.report import format_problems, summary
 from bridgebot.errors import ConfigError
 
-__all__ = [
-    "BUILTIN_REDACTIONS",
-    "DEFAULT_RATES",
-    "LABEL_FIELDS",
-    "SECTIONS",
-    "BridgeConfig",
-    "Config",
-    "DispatchConfig",
-    "LogConfig",
-    "RateConfig",
-    "RedactConfig",
-    "ReloadConfig",
-    "RolesConfig",
-    "RoomConfig",
-    "StoreConfig",
-    "WebConfig",
-    "format_problems",
-    "load_config",
-    "parse_config",
-    "summary",
-]
+__all__ = ["SECTIONS", "load_config", "parse_config"]
 
 #: The top-level tables of bot.toml.
 SECTIONS = ("store", "log", "web", "reload", "networks", "roles", "dispatch", "bridges")
